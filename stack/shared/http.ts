@@ -168,7 +168,7 @@ export class Service {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.requests.inc({ route: routeLabel, code: String(res.statusCode) });
-      this.duration.observe({ labels: { route: routeLabel }, value: seconds, exemplarLabels: { correlation_id: correlationId } });
+      this.duration.observe({ labels: { route: routeLabel }, value: seconds, exemplarLabels: { correlation_id: correlationId } as never });
     });
     try {
       const route = this.match(req.method ?? 'GET', url.pathname);
