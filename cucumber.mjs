@@ -1,0 +1,32 @@
+// Cucumber profiles. Run through run-integration-tests.sh, which loads TypeScript with tsx
+// (NODE_OPTIONS=--import tsx) and picks the runtime; `--profile NAME` selects one of these.
+
+const reports = process.env.RBEE_REPORTS_DIR ?? 'reports';
+
+const common = {
+  paths: ['features/**/*.feature'],
+  import: ['support/**/*.ts', 'steps/**/*.ts'],
+  format: [
+    'summary',
+    `html:${reports}/cucumber.html`,
+    `junit:${reports}/junit.xml`,
+    `message:${reports}/messages.ndjson`,
+  ],
+  formatOptions: { snippetInterface: 'async-await' },
+  strict: true,
+};
+
+/** Every change (PR): everything but the full-length nightly runs. */
+export default { ...common, tags: 'not @nightly' };
+
+/** A few minutes' confidence: the p0 happy paths. */
+export const smoke = { ...common, tags: '@smoke and not @nightly' };
+
+/** Fault-injection scenarios only. */
+export const chaos = { ...common, tags: '@chaos and not @nightly' };
+
+/** Everything, full length. */
+export const nightly = { ...common };
+
+/** Checks the feature files bind: undefined or ambiguous steps fail, nothing runs. */
+export const lint = { ...common, dryRun: true, format: ['summary'] };

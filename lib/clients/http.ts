@@ -1,0 +1,118 @@
+// A thin HTTP client over undici that never throws on an HTTP status: it returns what the service
+// answered (status, headers, body, time), because the assertions are about exactly that.
+
+import { Agent, request } from 'undici';
+import { readSse, type SseEvent, type SseResult } from './sse.ts';
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  text: string;
+  /** Parsed JSON body, or undefined when the body is not JSON. */
+  json: any;
+  ms: number;
+}
+
+export interface CallOptions {
+  /** Bearer to send; `null` sends no Authorization header; undefined uses the client's default. */
+  bearer?: string | null;
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+  /** Raw body text (for malformed-JSON tests); otherwise `body` is JSON-encoded. */
+  rawBody?: string;
+}
+
+export interface StreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Set when the answer is not an event stream (an error before the stream started). */
+  error?: HttpResponse;
+  /** Resolves when the stream ends. */
+  result: Promise<SseResult>;
+  /** Abort the request (client disconnect). */
+  abort(): void;
+}
+
+const agent = new Agent({ keepAliveTimeout: 2000, connect: { timeout: 3000 } });
+
+export class HttpClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly defaultBearer?: string,
+  ) {}
+
+  get(path: string, o: CallOptions = {}): Promise<HttpResponse> {
+    return this.call('GET', path, undefined, o);
+  }
+  post(path: string, body: unknown, o: CallOptions = {}): Promise<HttpResponse> {
+    return this.call('POST', path, body, o);
+  }
+  delete(path: string, o: CallOptions = {}): Promise<HttpResponse> {
+    return this.call('DELETE', path, undefined, o);
+  }
+
+  async call(method: string, path: string, body: unknown, o: CallOptions = {}): Promise<HttpResponse> {
+    const t0 = performance.now();
+    const timeout = o.timeoutMs ?? 10_000;
+    const res = await request(this.baseUrl + path, {
+      method: method as never,
+      headers: this.headers(o, body !== undefined || o.rawBody !== undefined),
+      body: o.rawBody ?? (body === undefined ? undefined : JSON.stringify(body)),
+      dispatcher: agent,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      signal: AbortSignal.timeout(timeout),
+    }).catch((e: Error) => {
+      throw new Error(`${method} ${this.baseUrl}${path} failed: ${e.message}`);
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, headers: flatHeaders(res.headers), text, json: tryJson(text), ms: performance.now() - t0 };
+  }
+
+  /** Request expecting an SSE stream (POST with a body, or GET); events are read in the background. */
+  async stream(path: string, body: unknown, o: CallOptions & { onEvent?: (e: SseEvent) => void } = {}): Promise<StreamResponse> {
+    const t0 = performance.now();
+    const controller = new AbortController();
+    const hasBody = body !== undefined || o.rawBody !== undefined;
+    const res = await request(this.baseUrl + path, {
+      method: hasBody ? 'POST' : 'GET',
+      headers: { ...this.headers(o, hasBody), accept: 'text/event-stream' },
+      body: o.rawBody ?? (hasBody ? JSON.stringify(body) : undefined),
+      dispatcher: agent,
+      headersTimeout: o.timeoutMs ?? 30_000,
+      bodyTimeout: o.timeoutMs ?? 60_000,
+      signal: controller.signal,
+    }).catch((e: Error) => {
+      throw new Error(`${this.baseUrl}${path} (stream) failed: ${e.message}`);
+    });
+    const headers = flatHeaders(res.headers);
+    if (!String(headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      const text = await res.body.text();
+      const error = { status: res.statusCode, headers, text, json: tryJson(text), ms: performance.now() - t0 };
+      return { status: res.statusCode, headers, error, result: Promise.resolve({ events: [], done: false, malformed: [], endMs: error.ms }), abort: () => {} };
+    }
+    return { status: res.statusCode, headers, result: readSse(res.body, t0, o.onEvent), abort: () => controller.abort() };
+  }
+
+  private headers(o: CallOptions, hasBody: boolean): Record<string, string> {
+    const h: Record<string, string> = { ...(o.headers ?? {}) };
+    const bearer = o.bearer === undefined ? this.defaultBearer : o.bearer;
+    if (bearer) h.authorization = `Bearer ${bearer}`;
+    if (hasBody) h['content-type'] ??= 'application/json';
+    return h;
+  }
+}
+
+function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function tryJson(text: string): any {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,79 @@
+// A job submitted to the queen and watched as a client would: the answer's status and headers, the
+// events as they arrive (so a scenario can act mid-stream), and the finished stream.
+
+import type { QueenClient, TaskRequest } from './rbee.ts';
+import type { HttpResponse } from './http.ts';
+import type { SseEvent, SseResult } from './sse.ts';
+import { shapeOf } from '../checks/stream.ts';
+
+export interface SubmitOptions {
+  correlationId?: string;
+  bearer?: string | null;
+  headers?: Record<string, string>;
+  /** `/v1/inference` (idle workers only) instead of `/v2/tasks`. */
+  route?: 'tasks' | 'inference';
+}
+
+export class Job {
+  /** Events received so far (grows while the stream is open). */
+  readonly events: SseEvent[] = [];
+  status = 0;
+  headers: Record<string, string> = {};
+  /** The queen's answer when it did not start a stream (an error). */
+  error?: HttpResponse;
+  result?: SseResult;
+  readonly submittedAt = Date.now();
+  finishedAt?: number;
+  private finished!: Promise<SseResult>;
+  abort: () => void = () => {};
+
+  constructor(readonly task: TaskRequest, readonly correlationId: string | undefined) {}
+
+  static async submit(queen: QueenClient, task: TaskRequest, o: SubmitOptions = {}): Promise<Job> {
+    const job = new Job(task, o.correlationId);
+    const headers = { ...(o.headers ?? {}), ...(o.correlationId ? { 'x-correlation-id': o.correlationId } : {}) };
+    const call = o.route === 'inference' ? queen.inference.bind(queen) : queen.submitTask.bind(queen);
+    const res = await call(task, { headers, ...(o.bearer !== undefined ? { bearer: o.bearer } : {}), onEvent: (e) => job.events.push(e) });
+    job.status = res.status;
+    job.headers = res.headers;
+    job.error = res.error;
+    job.abort = res.abort;
+    job.finished = res.result.then((r) => {
+      job.result = r;
+      job.finishedAt = Date.now();
+      return r;
+    });
+    return job;
+  }
+
+  /** Waits for the stream to end (bounded). */
+  async done(withinMs = 30_000): Promise<SseResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`)), withinMs);
+    });
+    try {
+      return await Promise.race([this.finished, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get tokensSoFar(): number {
+    return this.events.filter((e) => e.data?.type === 'token').length;
+  }
+
+  /** The queen's narration naming where the job runs. */
+  get dispatch(): { node_name?: string; worker_id?: string; job_id?: string } | undefined {
+    return this.events.map((e) => e.data).find((d) => d?.type === 'narration' && d.actor === 'queen-rbee');
+  }
+
+  get jobId(): string | undefined {
+    return this.dispatch?.job_id ?? this.events.map((e) => e.data).find((d) => d?.job_id)?.job_id;
+  }
+
+  shape() {
+    if (!this.result) throw new Error('the job has not finished');
+    return shapeOf(this.result);
+  }
+}

@@ -1,0 +1,151 @@
+// Typed clients for the rbee services, one class per service, routes as in rbee-contract.md.
+// They return raw responses (status, body) so steps can assert on errors as well as on success.
+
+import { HttpClient, type CallOptions, type HttpResponse, type StreamResponse } from './http.ts';
+import type { SseEvent } from './sse.ts';
+import { parseMetrics, type Sample } from './metrics.ts';
+
+export interface TaskRequest {
+  model: string;
+  prompt: string;
+  max_tokens: number;
+  temperature?: number;
+  node?: string;
+  seed?: number;
+  stop?: string[];
+  [extra: string]: unknown;
+}
+
+export interface WorkerInfo {
+  worker_id: string;
+  url: string;
+  model_ref: string;
+  state: string;
+  pid: number | null;
+  restart_count: number;
+  external: boolean;
+  last_heartbeat_ms: number | null;
+  failed_health_checks: number;
+  [k: string]: unknown;
+}
+
+type StreamOptions = CallOptions & { onEvent?: (e: SseEvent) => void };
+
+class ServiceClient {
+  readonly http: HttpClient;
+  constructor(readonly url: string, bearer?: string) {
+    this.http = new HttpClient(url, bearer);
+  }
+  async metrics(openMetrics = false): Promise<{ samples: Sample[]; text: string }> {
+    const r = await this.http.get('/metrics', { headers: openMetrics ? { accept: 'application/openmetrics-text' } : {} });
+    if (r.status !== 200) throw new Error(`GET ${this.url}/metrics answered ${r.status}: ${r.text.slice(0, 200)}`);
+    return { samples: parseMetrics(r.text), text: r.text };
+  }
+  shutdown(o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v1/admin/shutdown', {}, o);
+  }
+}
+
+export class QueenClient extends ServiceClient {
+  health(): Promise<HttpResponse> {
+    return this.http.get('/health');
+  }
+  systemHealth(o?: CallOptions): Promise<HttpResponse> {
+    return this.http.get('/v2/health', o);
+  }
+  workers(o?: CallOptions): Promise<HttpResponse> {
+    return this.http.get('/v2/workers/list', o);
+  }
+  hives(o?: CallOptions): Promise<HttpResponse> {
+    return this.http.get('/v2/registry/beehives/list', o);
+  }
+  addHive(node_name: string, url: string, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v2/registry/beehives/add', { node_name, url }, o);
+  }
+  submitTask(task: TaskRequest, o?: StreamOptions): Promise<StreamResponse> {
+    return this.http.stream('/v2/tasks', task, o);
+  }
+  inference(task: TaskRequest, o?: StreamOptions): Promise<StreamResponse> {
+    return this.http.stream('/v1/inference', task, o);
+  }
+  shutdownWorker(worker_id: string, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v2/workers/shutdown', { worker_id }, o);
+  }
+}
+
+export class HiveClient extends ServiceClient {
+  health(deep = false): Promise<HttpResponse> {
+    return this.http.get(deep ? '/v1/health?deep=1' : '/v1/health');
+  }
+  async workers(): Promise<WorkerInfo[]> {
+    const r = await this.http.get('/v1/workers/list');
+    if (r.status !== 200) throw new Error(`hive worker list answered ${r.status}: ${r.text.slice(0, 200)}`);
+    return r.json.workers as WorkerInfo[];
+  }
+  spawn(model_ref: string, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v1/workers/spawn', { model_ref, backend: 'cpu', device: 0 }, o);
+  }
+  shutdownWorker(worker_id: string, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v1/workers/shutdown', { worker_id }, o);
+  }
+  ready(body: Record<string, unknown>, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v1/workers/ready', body, o);
+  }
+  models(): Promise<HttpResponse> {
+    return this.http.get('/v1/models');
+  }
+  download(model_ref: string, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.post('/v1/models/download', { model_ref }, o);
+  }
+  downloadProgress(id: string, o?: StreamOptions): Promise<StreamResponse> {
+    return this.http.stream(`/v1/models/download/progress?id=${encodeURIComponent(id)}`, undefined, o);
+  }
+}
+
+export class WorkerClient extends ServiceClient {
+  health(): Promise<HttpResponse> {
+    return this.http.get('/health');
+  }
+  ready(): Promise<HttpResponse> {
+    return this.http.get('/v1/ready');
+  }
+  inference(body: Record<string, unknown>, o?: StreamOptions): Promise<StreamResponse> {
+    return this.http.stream('/v1/inference', body, o);
+  }
+  cancel(job_id: string, o?: CallOptions): Promise<HttpResponse> {
+    return this.http.delete(`/v1/inference/${encodeURIComponent(job_id)}`, o);
+  }
+  loadingProgress(o?: StreamOptions): Promise<StreamResponse> {
+    return this.http.stream('/v1/loading/progress', undefined, o);
+  }
+}
+
+export interface HubModel {
+  model_ref: string;
+  aliases: string[];
+  file: string;
+  size_bytes: number;
+  sha256: string;
+  vram_bytes: number;
+}
+
+export class HubClient extends ServiceClient {
+  async models(): Promise<HubModel[]> {
+    const r = await this.http.get('/api/models');
+    if (r.status !== 200) throw new Error(`hub /api/models answered ${r.status}`);
+    return r.json.models as HubModel[];
+  }
+  async model(refOrAlias: string): Promise<HubModel> {
+    const m = (await this.models()).find((x) => x.model_ref === refOrAlias || x.aliases.includes(refOrAlias));
+    if (!m) throw new Error(`the hub does not list a model "${refOrAlias}"`);
+    return m;
+  }
+  /** How many times the hub served each file. */
+  async requests(file: string): Promise<number> {
+    const r = await this.http.get('/_stats');
+    return Number(r.json?.requests?.[file] ?? 0);
+  }
+  fault(body: Record<string, unknown>): Promise<HttpResponse> {
+    return this.http.post('/_faults', body);
+  }
+}

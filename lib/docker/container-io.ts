@@ -1,0 +1,103 @@
+// Getting bytes out of containers: their output into the harness-side log file, short commands run inside
+// them (docker exec), and the tail of a log for one-line failure messages.
+
+import { closeSync, openSync, readSync, fstatSync, type WriteStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import { engineMessage } from './engine.ts';
+
+/**
+ * Attach to a container's stdout+stderr (before it is started, so not a line is missed) and append both,
+ * demultiplexed, to `out`. Resolves with a promise that settles when the attach stream ends — that is,
+ * when the container has stopped and its last output has been written.
+ */
+export async function attachOutput(d: Docker, c: Docker.Container, out: WriteStream): Promise<Promise<void>> {
+  const stream = (await c.attach({ stream: true, stdout: true, stderr: true, logs: false })) as NodeJS.ReadableStream;
+  // `end: false` semantics: the file outlives one run of the container (restart appends to it).
+  const sink = {
+    write: (chunk: Buffer) => out.write(chunk),
+  } as unknown as NodeJS.WritableStream;
+  d.modem.demuxStream(stream, sink, sink);
+  return new Promise<void>((resolve) => {
+    stream.on('end', () => resolve());
+    stream.on('close', () => resolve());
+    stream.on('error', () => resolve());
+  });
+}
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `cmd` inside a running container as its configured user; bounded by `timeoutMs`. */
+export async function execIn(d: Docker, c: Docker.Container, cmd: string[], timeoutMs = 15_000): Promise<ExecResult> {
+  const ex = await c.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = (await ex.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream & { destroy(): void };
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const chunks = { out: [] as Buffer[], err: [] as Buffer[] };
+  out.on('data', (b: Buffer) => chunks.out.push(b));
+  err.on('data', (b: Buffer) => chunks.err.push(b));
+  d.modem.demuxStream(stream, out, err);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      new Promise<void>((resolve, reject) => {
+        stream.on('end', resolve);
+        stream.on('close', resolve);
+        stream.on('error', reject);
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`exec ${cmd.join(' ')} did not finish within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    stream.destroy();
+  }
+  // The exec's exit code is recorded by the engine a moment after its output stream closes.
+  for (let i = 0; i < 50; i++) {
+    const info = await ex.inspect();
+    if (!info.Running && info.ExitCode !== null) {
+      return {
+        code: info.ExitCode,
+        stdout: Buffer.concat(chunks.out).toString('utf8'),
+        stderr: Buffer.concat(chunks.err).toString('utf8'),
+      };
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`exec ${cmd.join(' ')}: the engine reported no exit code`);
+}
+
+/** Like execIn, but a failure (or an engine error) becomes one line naming what was run where. */
+export async function execOk(d: Docker, c: Docker.Container, what: string, cmd: string[]): Promise<ExecResult> {
+  let r: ExecResult;
+  try {
+    r = await execIn(d, c, cmd);
+  } catch (e) {
+    throw new Error(`${what}: ${engineMessage(e)}`);
+  }
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  return r;
+}
+
+/** Last `lines` lines of a file, squashed into one line for error messages. */
+export function tailOf(file: string, lines = 8, maxBytes = 16_384): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    const text = buf.toString('utf8').trimEnd();
+    return text ? text.split('\n').slice(-lines).join(' ⏎ ') : '(log is empty)';
+  } catch {
+    return '(no log)';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}

@@ -1,0 +1,106 @@
+// The nemesis: faults injected into a running stack, through the runtime's primitives, so the same
+// call works in every runtime that can do it. Each fault goes on the timeline with its heal, and a
+// heal is verified by observation (the worker answers again, the process is back) before it counts.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkerInfo } from '../clients/rbee.ts';
+import { eventually } from '../observe/eventually.ts';
+import type { Stack } from '../stack/stack.ts';
+import { FaultTimeline, type FaultRecord } from './timeline.ts';
+
+export class Nemesis {
+  readonly timeline = new FaultTimeline();
+  constructor(private readonly stack: Stack) {}
+
+  async findWorker(hive: string, workerId: string): Promise<WorkerInfo> {
+    const w = (await this.stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
+    if (!w) throw new Error(`${hive} does not list worker ${workerId}`);
+    if (!w.pid) throw new Error(`${hive} reports no pid for worker ${workerId} (external worker?)`);
+    return w;
+  }
+
+  /** SIGKILL a worker process that a hive started. */
+  async crashWorker(hive: string, workerId: string): Promise<FaultRecord> {
+    const w = await this.findWorker(hive, workerId);
+    await this.stack.service(hive).signalChild(w.pid!, 'SIGKILL');
+    return this.timeline.applied('crash', `worker ${workerId} on ${hive}`, undefined, `SIGKILL pid ${w.pid}`);
+  }
+
+  /** SIGSTOP a worker; the heal sends SIGCONT and waits until its /health answers again. */
+  async pauseWorker(hive: string, workerId: string): Promise<FaultRecord> {
+    const w = await this.findWorker(hive, workerId);
+    const svc = this.stack.service(hive);
+    await svc.signalChild(w.pid!, 'SIGSTOP');
+    const client = this.stack.worker(w.url);
+    return this.timeline.applied('pause', `worker ${workerId} on ${hive}`, async () => {
+      await svc.signalChild(w.pid!, 'SIGCONT');
+      await eventually(async () => {
+        const r = await client.health();
+        if (r.status !== 200) throw new Error(`/health answered ${r.status}`);
+      }, { within: 5000, what: `worker ${workerId} to answer /health after SIGCONT` });
+      return 'worker answers /health again';
+    }, `SIGSTOP pid ${w.pid}`);
+  }
+
+  /** SIGKILL a service's main process (queen, hive, hub); the heal restarts it and waits for health. */
+  async crashService(name: string): Promise<FaultRecord> {
+    const svc = this.stack.service(name);
+    await svc.signal('SIGKILL');
+    const status = await svc.waitExit(5000);
+    if (!status) throw new Error(`${name} did not exit within 5 s of SIGKILL`);
+    return this.timeline.applied('crash', name, async () => {
+      if (!svc.running()) await svc.restart();
+      return `${name} restarted and healthy`;
+    }, `exit signal ${status.signal}`);
+  }
+
+  /** SIGSTOP a service's main process (container freeze in docker); heal = SIGCONT + health answers. */
+  async pauseService(name: string): Promise<FaultRecord> {
+    const svc = this.stack.service(name);
+    await svc.signal('SIGSTOP');
+    return this.timeline.applied('pause', name, async () => {
+      await svc.signal('SIGCONT');
+      await eventually(async () => {
+        const r = await fetch(svc.url + (svc.kind === 'hive' ? '/v1/health' : '/health'), { signal: AbortSignal.timeout(1000) });
+        if (!r.ok) throw new Error(`health answered ${r.status}`);
+      }, { within: 5000, what: `${name} to answer its health route after resume` });
+      return `${name} answers its health route again`;
+    });
+  }
+
+  /** Restart a service (kill + start with the same data). */
+  async restartService(name: string): Promise<FaultRecord> {
+    const svc = this.stack.service(name);
+    const record = this.timeline.applied('restart', name);
+    await svc.restart();
+    record.healedAt = Date.now();
+    record.healCheck = `${name} healthy after restart`;
+    return record;
+  }
+
+  /** Overwrite bytes of a file in a service's data directory with garbage (the heal keeps it broken: data loss is the point). */
+  corruptFile(service: string, relPath: string, o: { offset?: number; length?: number } = {}): FaultRecord {
+    const file = path.join(this.stack.service(service).dataDir, relPath);
+    const size = fs.statSync(file).size;
+    const offset = o.offset ?? 0;
+    const length = Math.min(o.length ?? size, size - offset);
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const garbage = Buffer.alloc(length, 0);
+      for (let i = 0; i < length; i++) garbage[i] = (i * 131 + 7) & 0xff;
+      fs.writeSync(fd, garbage, 0, length, offset);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return this.timeline.applied('corrupt', `${service}:${relPath}`, undefined, `${length} bytes at offset ${offset}`);
+  }
+
+  heal(record: FaultRecord): Promise<void> {
+    return this.timeline.heal(record);
+  }
+
+  healAll(): Promise<string[]> {
+    return this.timeline.healAll();
+  }
+}

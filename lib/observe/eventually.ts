@@ -1,0 +1,77 @@
+// Waiting on the system: poll a probe until it stops throwing, within a bound. On timeout the error
+// carries the last observation, so a failure says what the system looked like, not just "timed out".
+// This is the only way the harness waits; fixed sleeps are not used for synchronisation.
+
+export interface EventuallyOptions {
+  /** Upper bound in ms. */
+  within: number;
+  /** Poll interval in ms (default 50). */
+  every?: number;
+  /** What we are waiting for, in words: used in the failure message. */
+  what: string;
+}
+
+export class WaitTimeoutError extends Error {
+  constructor(
+    readonly what: string,
+    readonly elapsedMs: number,
+    readonly attempts: number,
+    readonly lastObservation: string,
+  ) {
+    super(`timed out after ${elapsedMs} ms (${attempts} attempts) waiting for ${what}; last observation: ${lastObservation}`);
+    this.name = 'WaitTimeoutError';
+  }
+}
+
+/** Thrown by a probe to stop waiting at once (the awaited state can no longer happen, e.g. the process exited). */
+export class GiveUp extends Error {
+  override name = 'GiveUp';
+}
+
+/** Calls `probe` until it returns without throwing; returns its value. */
+export async function eventually<T>(probe: () => Promise<T> | T, opts: EventuallyOptions): Promise<T> {
+  const start = Date.now();
+  const every = opts.every ?? 50;
+  let attempts = 0;
+  let last = 'no attempt completed';
+  for (;;) {
+    attempts++;
+    const remaining = opts.within - (Date.now() - start);
+    try {
+      return await withTimeout(Promise.resolve().then(probe), Math.max(remaining, 1));
+    } catch (e) {
+      if (e instanceof GiveUp) throw e;
+      last = describe(e);
+    }
+    const elapsed = Date.now() - start;
+    if (elapsed >= opts.within) throw new WaitTimeoutError(opts.what, elapsed, attempts, last);
+    await delay(Math.min(every, opts.within - elapsed));
+  }
+}
+
+/** Measures how long until the probe succeeds (ms), for detection-latency observations. */
+export async function timeUntil(probe: () => Promise<unknown> | unknown, opts: EventuallyOptions): Promise<number> {
+  const start = performance.now();
+  await eventually(probe, opts);
+  return Math.round(performance.now() - start);
+}
+
+function describe(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.length > 2000 ? msg.slice(0, 2000) + '…' : msg;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`probe did not answer within ${ms} ms`)), ms);
+    p.then(
+      (v) => (clearTimeout(t), resolve(v)),
+      (e) => (clearTimeout(t), reject(e)),
+    );
+  });
+}
+
+/** A pause between polls. Exported for pacing loops (load generation), never for synchronisation. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,115 @@
+// A started stack, whatever the runtime: clients for each service, the workers the topology asked
+// for, and the scenario's logs. Start-up = runtime.start (services healthy) + spawn the topology's
+// workers through each hive's own API and wait until the hive lists them idle.
+
+import path from 'node:path';
+import { HiveClient, HubClient, QueenClient, WorkerClient, type WorkerInfo } from '../clients/rbee.ts';
+import { eventually } from '../observe/eventually.ts';
+import { readLogLines, type LogLine } from '../observe/logs.ts';
+import { makeSecrets, type StackSecrets } from './secrets.ts';
+import { serviceOf, type RunningStack, type Runtime, type ServiceHandle } from './runtime.ts';
+import type { StackSpec } from './spec.ts';
+import { stacksDir } from './reaper.ts';
+
+export interface StartOptions {
+  runId: string;
+  stackId: string;
+  healthTimeoutMs?: number;
+}
+
+export class Stack {
+  private constructor(
+    readonly spec: StackSpec,
+    readonly secrets: StackSecrets,
+    readonly running: RunningStack,
+  ) {}
+
+  static async start(spec: StackSpec, runtime: Runtime, o: StartOptions): Promise<Stack> {
+    const secrets = await makeSecrets();
+    const workDir = path.join(stacksDir(), o.runId, o.stackId);
+    const running = await runtime.start(spec, secrets, {
+      runId: o.runId,
+      stackId: o.stackId,
+      workDir,
+      healthTimeoutMs: o.healthTimeoutMs ?? 20_000,
+    });
+    const stack = new Stack(spec, secrets, running);
+    try {
+      await Promise.all(spec.hives.map((h) => stack.spawnWorkers(h.name, h.workers, h.model)));
+    } catch (e) {
+      await running.stop();
+      throw e;
+    }
+    return stack;
+  }
+
+  get runtime(): string {
+    return this.running.runtime;
+  }
+
+  /** The bearer the harness uses by default: the stack's service token (when auth is on). */
+  get token(): string | undefined {
+    return this.spec.auth ? this.secrets.serviceToken : undefined;
+  }
+
+  service(name: string): ServiceHandle {
+    return serviceOf(this.running, name);
+  }
+
+  get queen(): QueenClient {
+    return new QueenClient(this.service('queen').url, this.token);
+  }
+  hive(name: string): HiveClient {
+    return new HiveClient(this.service(name).url, this.token);
+  }
+  get hub(): HubClient {
+    return new HubClient(this.service('hub').url);
+  }
+  /** A client for a worker, by the URL its hive reports (reachable from the harness in every runtime). */
+  worker(url: string): WorkerClient {
+    return new WorkerClient(this.reachable(url), this.token);
+  }
+
+  /** Map a URL a service advertises (e.g. a container alias) to one the harness can reach. */
+  reachable(url: string): string {
+    const u = new URL(url);
+    const svc = this.running.services.get(u.hostname);
+    if (!svc) return url;
+    const base = new URL(svc.url);
+    u.hostname = base.hostname;
+    return u.toString().replace(/\/$/, '');
+  }
+
+  get hiveNames(): string[] {
+    return this.spec.hives.map((h) => h.name);
+  }
+
+  /** Ask a hive to spawn `count` workers and wait until it lists them idle. */
+  async spawnWorkers(hiveName: string, count: number, model: string, withinMs = 20_000): Promise<WorkerInfo[]> {
+    const hive = this.hive(hiveName);
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const r = await hive.spawn(model);
+      if (r.status !== 200) throw new Error(`${hiveName} refused to spawn a worker for ${model}: ${r.status} ${r.text}`);
+      ids.push(r.json.worker_id);
+    }
+    if (!ids.length) return [];
+    return eventually(async () => {
+      const workers = await hive.workers();
+      const mine = workers.filter((w) => ids.includes(w.worker_id));
+      const notIdle = ids.filter((id) => mine.find((w) => w.worker_id === id)?.state !== 'idle');
+      if (notIdle.length) throw new Error(`not idle yet: ${notIdle.map((id) => `${id}=${mine.find((w) => w.worker_id === id)?.state ?? 'absent'}`).join(', ')}`);
+      return mine;
+    }, { within: withinMs, every: 100, what: `${count} worker(s) on ${hiveName} to be idle` });
+  }
+
+  /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */
+  logs(service?: string): LogLine[] {
+    const names = service ? [service] : [...this.running.services.keys()];
+    return names.flatMap((n) => readLogLines(this.service(n).logFile));
+  }
+
+  async stop(): Promise<void> {
+    await this.running.stop();
+  }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs the acceptance suite: preflight (inputs, tools, engine), sweep of leftovers, cucumber, reports,
+# and a closing line `N passed, N failed, N skipped`. Exits non-zero on any failed, undefined or
+# ambiguous step, and on bad input (with one line saying what to do).
+set -uo pipefail
+cd "$(dirname "$0")"
+
+usage() {
+  cat <<'TXT'
+Usage: ./run-integration-tests.sh [options] [feature paths…]
+  --tags EXPR        cucumber tag expression, e.g. '@FULL-001' or '@integration and not @nightly'
+  --profile NAME     cucumber profile from cucumber.mjs: default, smoke, chaos, nightly, lint
+  --name REGEX       only scenarios whose name matches
+  --runtime R        process | docker | auto (default: $RBEE_RUNTIME or auto)
+  --parallel N       run N scenarios at once (each has its own stack)
+  --retry N          retry a failed scenario up to N times (it is then reported flaky)
+  --build            rebuild the docker images even if their inputs did not change
+  --keep             leave each scenario's stack running and its files in place
+  --down             remove everything the harness ever started (processes, containers, networks, dirs) and exit
+  -h, --help         this text
+TXT
+}
+
+tags="" profile="default" name="" runtime="${RBEE_RUNTIME:-auto}" parallel="" retry="" down=0
+paths=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --tags) [ $# -ge 2 ] || { echo "error: --tags needs an expression" >&2; exit 2; }; tags="$2"; shift 2 ;;
+    --profile) [ $# -ge 2 ] || { echo "error: --profile needs a name" >&2; exit 2; }; profile="$2"; shift 2 ;;
+    --name) [ $# -ge 2 ] || { echo "error: --name needs a pattern" >&2; exit 2; }; name="$2"; shift 2 ;;
+    --runtime) [ $# -ge 2 ] || { echo "error: --runtime needs process, docker or auto" >&2; exit 2; }; runtime="$2"; shift 2 ;;
+    --parallel) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --parallel needs a positive number" >&2; exit 2; }; parallel="$2"; shift 2 ;;
+    --retry) [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "error: --retry needs a number" >&2; exit 2; }; retry="$2"; shift 2 ;;
+    --build) export RBEE_BUILD=1; shift ;;
+    --keep) export RBEE_KEEP=1; shift ;;
+    --down) down=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    --) shift; paths+=("$@"); break ;;
+    -*) echo "error: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) paths+=("$1"); shift ;;
+  esac
+done
+
+case "$profile" in
+  default|smoke|chaos|nightly|lint) ;;
+  *) echo "error: unknown profile \"$profile\": use default, smoke, chaos, nightly or lint" >&2; exit 2 ;;
+esac
+
+# Dependencies: install when missing or older than the lockfile.
+if [ ! -d node_modules/@cucumber/cucumber ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "installing npm dependencies…" >&2
+  npm ci --no-audit --no-fund >&2 || { echo "error: npm ci failed (see above)" >&2; exit 2; }
+fi
+
+export NODE_OPTIONS="--import tsx ${NODE_OPTIONS:-}"
+preflight_args=(--runtime "$runtime")
+[ -n "$tags" ] && preflight_args+=(--tags "$tags")
+[ "$down" = 1 ] && preflight_args+=(--down)
+resolved=$(node scripts/preflight.ts "${preflight_args[@]}" "${paths[@]}") || exit 2
+[ "$down" = 1 ] && { echo "$resolved"; exit 0; }
+runtime=$(printf '%s\n' "$resolved" | tail -n 1)
+export RBEE_RUNTIME="$runtime"
+export RBEE_RUN_ID="${RBEE_RUN_ID:-r$(date +%s)-$$}"
+reports="${RBEE_REPORTS_DIR:-reports}"
+mkdir -p "$reports"
+rm -f "$reports/messages.ndjson"
+
+args=(--profile "$profile")
+[ -n "$tags" ] && args+=(--tags "$tags")
+[ -n "$name" ] && args+=(--name "$name")
+[ -n "$parallel" ] && args+=(--parallel "$parallel")
+[ -n "$retry" ] && args+=(--retry "$retry")
+echo "runtime: $runtime  run: $RBEE_RUN_ID  profile: $profile${tags:+  tags: $tags}" >&2
+
+# Forward Ctrl-C / SIGTERM to cucumber so its hooks tear the stacks down.
+node node_modules/@cucumber/cucumber/bin/cucumber.js "${args[@]}" "${paths[@]}" &
+cuke=$!
+trap 'kill -TERM $cuke 2>/dev/null' INT TERM
+wait $cuke; status=$?
+while kill -0 $cuke 2>/dev/null; do wait $cuke; status=$?; done
+trap - INT TERM
+
+if [ "$profile" = lint ]; then exit $status; fi
+node scripts/summary.ts "$reports/messages.ndjson" "$runtime"; summary_status=$?
+[ $status -ne 0 ] && exit $status
+exit $summary_status

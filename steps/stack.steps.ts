@@ -1,0 +1,24 @@
+// Topology and configuration of the scenario's stack. These steps only configure; the stack starts
+// at the first step that needs it, so configuration steps must come before any step that uses it.
+
+import { Given } from '@cucumber/cucumber';
+import type { RbeeWorld } from '../support/world.ts';
+
+function configuring(world: RbeeWorld): void {
+  if (world.stack) throw new Error('the stack is already running: put configuration steps before the first step that uses the stack');
+}
+
+Given('a stack with {int} hive(s) of {int} worker(s)', function (this: RbeeWorld, hives: number, workers: number) {
+  configuring(this);
+  this.spec.hives(hives, workers);
+});
+
+Given('the model hub serves files at {int} MiB per second', function (this: RbeeWorld, mib: number) {
+  configuring(this);
+  this.spec.hubBandwidth(mib * 1024 * 1024);
+});
+
+Given('a worker is declared unhealthy after {int} seconds without a heartbeat', function (this: RbeeWorld, s: number) {
+  configuring(this);
+  this.spec.timings({ workerHeartbeatTimeoutMs: s * 1000 });
+});

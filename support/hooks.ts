@@ -1,0 +1,81 @@
+// Cucumber glue: set up the harness once per worker, give each scenario its id, tear its stack down
+// afterwards (healing faults first), and attach diagnostics to every failed scenario.
+
+import { After, AfterAll, Before, BeforeAll, Status, setDefaultTimeout } from '@cucumber/cucumber';
+import { loadConfig } from '../lib/config.ts';
+import { registerRun, unregisterRun } from '../lib/stack/reaper.ts';
+import { selectRuntime, sweepAll } from '../lib/stack/runtimes.ts';
+import { diagnosticsBundle } from '../lib/report/diagnostics.ts';
+import { harness, setHarness } from './harness.ts';
+import type { RbeeWorld } from './world.ts';
+
+// Steps bound their own waits with `eventually`; this is only the backstop for a hung step.
+setDefaultTimeout(120_000);
+
+const SCENARIO_ID_RE = /^@((?:FULL|INT|PAT|FAULT|SELF)-\d+)$/;
+
+BeforeAll(async function () {
+  const config = loadConfig();
+  registerRun(config.runId);
+  await sweepAll(false);
+  const runtime = await selectRuntime(config.runtime);
+  setHarness({ config, runtime, live: new Set() });
+  const teardown = (signal: NodeJS.Signals) => {
+    const h = harness();
+    process.stderr.write(`\n${signal}: tearing down ${h.live.size} stack(s)…\n`);
+    void Promise.allSettled([...h.live].map((s) => s.stop())).finally(() => {
+      unregisterRun(config.runId);
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', teardown);
+  process.once('SIGTERM', teardown);
+});
+
+AfterAll(async function () {
+  const h = harness();
+  await Promise.allSettled([...h.live].map((s) => s.stop()));
+  unregisterRun(h.config.runId);
+});
+
+Before(function (this: RbeeWorld, { pickle }) {
+  const tags = pickle.tags.map((t) => t.name);
+  const idTag = tags.find((t) => SCENARIO_ID_RE.test(t));
+  this.scenarioId = idTag ? idTag.slice(1) : pickle.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 30);
+  this.scenarioName = pickle.name;
+  this.scenarioStartedAt = Date.now();
+  const runtime = harness().runtime.name;
+  if (tags.includes('@requires-docker') && runtime !== 'docker') {
+    this.attach(`skipped: this scenario injects a fault only the docker runtime can do; the run uses the ${runtime} runtime`, 'text/plain');
+    return 'skipped';
+  }
+  this.attach(`runtime: ${runtime}; run ${harness().config.runId}; seed ${harness().config.seed}`, 'text/plain');
+  return undefined;
+});
+
+After(async function (this: RbeeWorld, { result, pickle }) {
+  const h = harness();
+  if (this.measurements.length) {
+    this.attach(JSON.stringify(this.measurements, null, 2), { mediaType: 'application/json', fileName: 'measurements.json' });
+  }
+  const healErrors = this.nemesis ? await this.nemesis.healAll() : [];
+  if (result?.status === Status.FAILED || healErrors.length) {
+    const idTag = pickle.tags.map((t) => t.name).find((t) => SCENARIO_ID_RE.test(t));
+    const bundle = await diagnosticsBundle({
+      scenario: pickle.name,
+      ...(idTag ? { scenarioTag: idTag } : {}),
+      startedAt: this.scenarioStartedAt,
+      error: [result?.message, ...healErrors].filter(Boolean).join('\n'),
+      ...(this.stack ? { stack: this.stack } : {}),
+      ...(this.nemesis ? { timeline: this.nemesis.timeline } : {}),
+      seed: h.config.seed,
+      runtime: h.runtime.name,
+    });
+    this.attach(bundle, { mediaType: 'text/plain', fileName: 'diagnostics.txt' });
+  }
+  if (this.stack && !h.config.keep) {
+    await this.stack.stop();
+    h.live.delete(this.stack);
+  }
+  if (healErrors.length) throw new Error(healErrors.join('; '));
+});

@@ -1,0 +1,68 @@
+// The World: one per scenario. It holds the scenario's stack, the nemesis, and what was observed —
+// nothing else. Steps read and write it; the library does the work.
+
+import { World, setWorldConstructor, type IWorldOptions } from '@cucumber/cucumber';
+import { StackSpecBuilder } from '../lib/stack/spec.ts';
+import { Stack } from '../lib/stack/stack.ts';
+import { Nemesis } from '../lib/faults/nemesis.ts';
+import type { Job } from '../lib/clients/job.ts';
+import type { HttpResponse } from '../lib/clients/http.ts';
+import { harness } from './harness.ts';
+
+export interface Measurement {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+export class RbeeWorld extends World {
+  readonly spec = new StackSpecBuilder();
+  stack?: Stack;
+  nemesis?: Nemesis;
+  scenarioId = 'scenario';
+  scenarioName = '';
+  scenarioStartedAt = Date.now();
+  /** Jobs submitted in this scenario, in order; `job` is the latest. */
+  readonly jobs: Job[] = [];
+  /** The latest plain HTTP answer a step observed (for error assertions). */
+  response?: HttpResponse;
+  /** Named things a step remembered for a later step (a worker id, a snapshot). */
+  readonly remembered = new Map<string, unknown>();
+  readonly measurements: Measurement[] = [];
+
+  constructor(options: IWorldOptions) {
+    super(options);
+  }
+
+  /** The running stack; started from the spec on first use. */
+  async theStack(): Promise<Stack> {
+    if (!this.stack) {
+      this.stack = await Stack.start(this.spec.build(), harness().runtime, {
+        runId: harness().config.runId,
+        stackId: `${this.scenarioId.toLowerCase()}-${Date.now().toString(36)}`,
+        healthTimeoutMs: harness().config.healthTimeoutMs,
+      });
+      harness().live.add(this.stack);
+      this.nemesis = new Nemesis(this.stack);
+    }
+    return this.stack;
+  }
+
+  get job(): Job {
+    const j = this.jobs.at(-1);
+    if (!j) throw new Error('no job was submitted in this scenario yet');
+    return j;
+  }
+
+  recall<T>(key: string): T {
+    if (!this.remembered.has(key)) throw new Error(`nothing remembered as "${key}" (a step that records it must come first)`);
+    return this.remembered.get(key) as T;
+  }
+
+  /** Record a measured figure; it is attached to the scenario's report. */
+  measure(name: string, value: number, unit = 'ms'): void {
+    this.measurements.push({ name, value: Math.round(value * 100) / 100, unit });
+  }
+}
+
+setWorldConstructor(RbeeWorld);

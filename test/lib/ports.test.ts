@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { freePort, freePortBlock, isPortFree } from '../../lib/stack/ports.ts';
+
+test('free ports are distinct and bindable', async () => {
+  const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
+  assert.equal(new Set(ports).size, 20);
+  for (const p of ports.slice(0, 3)) assert.equal(await isPortFree(p), true);
+});
+
+test('a port in use is not free, and a block skips it', async () => {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const used = (srv.address() as net.AddressInfo).port;
+  assert.equal(await isPortFree(used), false);
+  // Force the first candidate block to contain the used port: the allocator must move on.
+  let first = true;
+  const random = () => {
+    if (first) {
+      first = false;
+      return (used - 2 - 20000) / (40000 - 8);
+    }
+    return Math.random();
+  };
+  const [lo, hi] = await freePortBlock(8, random);
+  assert.equal(hi - lo, 7);
+  assert.ok(used < lo || used > hi, `block ${lo}-${hi} contains the used port ${used}`);
+  srv.close();
+});
