@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The project's tests (`npm test`): type-check, unit tests, then the acceptance suite in each runtime of
+# RBEE_TEST_RUNTIMES (default: process; CI runs "process docker"). Ends with one total line
+# `N passed, N failed, N skipped` and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules/@cucumber/cucumber ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund || { echo "error: npm ci failed"; exit 2; }
+fi
+
+passed=0 failed=0 skipped=0
+add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
+
+echo "== typecheck"
+if npx tsc --noEmit -p tsconfig.json; then add 1 0; else add 0 1; fi
+
+echo "== unit tests"
+mkdir -p reports
+mapfile -t unit < <(find test -name '*.test.ts' | sort)
+node --import tsx --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination=reports/unit.tap "${unit[@]}"
+unit_status=$?
+p=$(grep -E '^# pass ' reports/unit.tap | awk '{print $3}'); f=$(grep -E '^# fail ' reports/unit.tap | awk '{print $3}')
+s=$(grep -E '^# skipped ' reports/unit.tap | awk '{print $3}')
+add "${p:-0}" "${f:-0}" "${s:-0}"
+if [ "$unit_status" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then add 0 1; fi
+echo "unit: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
+
+for runtime in ${RBEE_TEST_RUNTIMES:-process}; do
+  echo "== acceptance suite, $runtime runtime"
+  out=$(mktemp)
+  RBEE_REPORTS_DIR="reports/$runtime" ./run-integration-tests.sh --runtime "$runtime" "$@" 2>&1 | tee "$out"
+  status=${PIPESTATUS[0]}
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -n 1)
+  rm -f "$out"
+  if [ -z "$line" ]; then add 0 1; continue; fi
+  read -r ap _ af _ as _ <<<"${line//,/}"
+  add "$ap" "$af" "$as"
+  if [ "$status" -ne 0 ] && [ "$af" -eq 0 ]; then add 0 1; fi
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
