@@ -168,7 +168,7 @@ export class Service {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.requests.inc({ route: routeLabel, code: String(res.statusCode) });
-      this.duration.observe({ labels: { route: routeLabel }, value: seconds, exemplarLabels: { correlation_id: correlationId } as never });
+      this.duration.observe({ labels: { route: routeLabel }, value: seconds, exemplarLabels: exemplarLabels(correlationId) as never });
     });
     try {
       const route = this.match(req.method ?? 'GET', url.pathname);
@@ -232,14 +232,26 @@ export class Service {
   }
 }
 
+/**
+ * Exemplar labels for a correlation id. OpenMetrics (and prom-client, which throws otherwise) caps an
+ * exemplar's label names + values at 128 characters; longer ids (valid up to 128) get no exemplar.
+ */
+export function exemplarLabels(correlationId: string): { correlation_id?: string } {
+  return 'correlation_id'.length + correlationId.length <= 128 ? { correlation_id: correlationId } : {};
+}
+
 /** OpenMetrics → classic Prometheus text: drop exemplars, `# UNIT` and `# EOF`; counter families get `_total`. */
 export function toPrometheusText(om: string): string {
   const out: string[] = [];
+  const lines = om.split('\n');
+  // Collected first: OpenMetrics puts `# HELP` before `# TYPE`, and both must get the `_total` name.
   const counters = new Set<string>();
-  for (const line of om.split('\n')) {
-    if (line === '# EOF' || line.startsWith('# UNIT')) continue;
+  for (const line of lines) {
     const t = /^# TYPE (\S+) counter$/.exec(line);
     if (t) counters.add(t[1]!);
+  }
+  for (const line of lines) {
+    if (line === '# EOF' || line.startsWith('# UNIT')) continue;
     const meta = /^# (TYPE|HELP) (\S+)(.*)$/.exec(line);
     if (meta && counters.has(meta[2]!) && !meta[2]!.endsWith('_total')) {
       out.push(`# ${meta[1]} ${meta[2]}_total${meta[3]}`);
