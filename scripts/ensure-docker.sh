@@ -9,7 +9,9 @@
 # used as it is and never stopped by --stop. On failure it prints ONE line with the cause and exits 1.
 #
 # Env: RBEE_DOCKERD_LOG (default /tmp/rbee-dockerd.log), RBEE_DOCKERD_PIDFILE (default
-# /tmp/rbee-dockerd.pid), RBEE_DOCKER_WAIT_S (default 60).
+# /tmp/rbee-dockerd.pid), RBEE_DOCKER_WAIT_S (default 60), RBEE_DOCKERD_ARGS (extra daemon flags, e.g.
+# "--default-address-pool base=10.213.0.0/16,size=24" for more than ~30 stacks at once: every stack
+# takes one network, and the default pools hold about 30).
 set -uo pipefail
 
 LOG="${RBEE_DOCKERD_LOG:-/tmp/rbee-dockerd.log}"
@@ -84,7 +86,8 @@ fi
 if ! our_pid >/dev/null; then
   echo "ensure-docker: starting dockerd (log: $LOG)"
   # setsid: the daemon must outlive this script and not get the terminal's Ctrl-C.
-  as_root setsid dockerd >"$LOG" 2>&1 </dev/null &
+  # shellcheck disable=SC2086 # RBEE_DOCKERD_ARGS is a list of flags
+  as_root setsid dockerd ${RBEE_DOCKERD_ARGS:-} >"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
   # With sudo, $! is sudo's pid; find the real daemon so --stop signals the right process.
   sleep 0.5

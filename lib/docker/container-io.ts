@@ -8,21 +8,22 @@ import { engineMessage } from './engine.ts';
 
 /**
  * Attach to a container's stdout+stderr (before it is started, so not a line is missed) and append both,
- * demultiplexed, to `out`. Resolves with a promise that settles when the attach stream ends — that is,
- * when the container has stopped and its last output has been written.
+ * demultiplexed, to `out`. `done` settles when the attach stream ends — that is, when the container has
+ * stopped and its last output has been written. (Wrapped in an object: a promise of a promise would flatten.)
  */
-export async function attachOutput(d: Docker, c: Docker.Container, out: WriteStream): Promise<Promise<void>> {
+export async function attachOutput(d: Docker, c: Docker.Container, out: WriteStream): Promise<{ done: Promise<void> }> {
   const stream = (await c.attach({ stream: true, stdout: true, stderr: true, logs: false })) as NodeJS.ReadableStream;
   // `end: false` semantics: the file outlives one run of the container (restart appends to it).
   const sink = {
     write: (chunk: Buffer) => out.write(chunk),
   } as unknown as NodeJS.WritableStream;
   d.modem.demuxStream(stream, sink, sink);
-  return new Promise<void>((resolve) => {
+  const done = new Promise<void>((resolve) => {
     stream.on('end', () => resolve());
     stream.on('close', () => resolve());
     stream.on('error', () => resolve());
   });
+  return { done };
 }
 
 export interface ExecResult {

@@ -1,8 +1,9 @@
 // Local images, built without any registry:
 //   rbee-acceptance/base:<hash>  imported from a rootfs tarball made from this machine's Node runtime
 //                                (or RBEE_BASE_IMAGE=<ref>, an image already on the engine, e.g. node:20)
-//   rbee-acceptance/app:<hash>   FROM the base, with stack/, package.json and node_modules; one image
-//                                serves every service, chosen by the command.
+//   rbee-acceptance/deps:<hash>  FROM the base, with node_modules and package.json (changes rarely)
+//   rbee-acceptance/app:<hash>   FROM deps, with stack/; one image serves every service, chosen by the
+//                                command.
 // Tags are content hashes of everything that went in, so an unchanged tree is never rebuilt.
 
 import { createHash } from 'node:crypto';
@@ -18,12 +19,15 @@ import { hashRootfs, modeFor, planRootfs, stageRootfs, type RootfsFile } from '.
 
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BASE_REPO = 'rbee-acceptance/base';
+export const DEPS_REPO = 'rbee-acceptance/deps';
 export const APP_REPO = 'rbee-acceptance/app';
 /** Bumped when the way images are made changes, so old tags are not reused. */
 const BUILDER_VERSION = 'rbee-acceptance-images/1';
+const DEPS_DOCKERFILE = 'docker/deps.Dockerfile';
 const APP_DOCKERFILE = 'docker/app.Dockerfile';
-/** What the app image holds, relative to the project root. */
-const APP_ENTRIES = ['node_modules', 'package.json', 'stack'];
+/** What each image adds, relative to the project root. */
+const DEPS_ENTRIES = ['node_modules', 'package.json'];
+const APP_ENTRIES = ['stack'];
 
 export interface ImageResult {
   ref: string;
@@ -43,6 +47,8 @@ export interface ImageOptions {
 export interface AppImageOptions extends ImageOptions {
   /** Extra project paths copied into /app (e.g. test fixtures); part of the hash. */
   extra?: string[];
+  /** Tree to build from (default: this project); tests use a snapshot so concurrent edits cannot race them. */
+  root?: string;
   /** Base image to build on; default ensureBaseImage(). */
   base?: string;
 }
@@ -70,12 +76,16 @@ async function drain(d: Docker, stream: NodeJS.ReadableStream, what: string): Pr
 }
 
 const memo = new Map<string, Promise<ImageResult>>();
-/** One build per ref per process, even when several stacks start at once. */
-function once(key: string, force: boolean | undefined, make: () => Promise<ImageResult>): Promise<ImageResult> {
+/**
+ * One build per ref per process, even when several stacks start at once. RBEE_BUILD=1 (--build) forces
+ * the first build of each image in this process, never every one.
+ */
+function once(key: string, force: boolean | undefined, make: (force: boolean) => Promise<ImageResult>): Promise<ImageResult> {
+  const envForce = process.env.RBEE_BUILD === '1' && !memo.has(key);
   if (force) memo.delete(key);
   let p = memo.get(key);
   if (!p) {
-    p = make();
+    p = make(!!force || envForce);
     p.catch(() => memo.delete(key));
     memo.set(key, p);
   }
@@ -84,7 +94,7 @@ function once(key: string, force: boolean | undefined, make: () => Promise<Image
 
 /** The base image: RBEE_BASE_IMAGE as is, or one imported from this machine's Node runtime. */
 export function ensureBaseImage(opts: ImageOptions = {}): Promise<ImageResult> {
-  return once('base', opts.force, () => buildBase(opts));
+  return once('base', opts.force, (force) => buildBase({ ...opts, force }));
 }
 
 async function buildBase(opts: ImageOptions): Promise<ImageResult> {
@@ -120,8 +130,14 @@ async function buildBase(opts: ImageOptions): Promise<ImageResult> {
   return { ref, id, built: true, ms: performance.now() - t0 };
 }
 
+/** tar-fs 3 options; the published types (for tar-fs 2) lack `umask` and type the result too narrowly. */
+type PackOptions = tarFs.PackOptions & { umask?: number };
+function pack(dir: string, opts: PackOptions): NodeJS.ReadableStream {
+  return tarFs.pack(dir, opts) as unknown as NodeJS.ReadableStream;
+}
+
 function rootfsTar(files: RootfsFile[], dir: string): NodeJS.ReadableStream {
-  return tarFs.pack(dir, {
+  return pack(dir, {
     umask: 0, // keep /tmp's sticky 1777
     map: (h) => {
       const imagePath = '/' + h.name.replace(/\/$/, '');
@@ -150,11 +166,15 @@ function hashTree(root: string, entries: string[], h = createHash('sha256')): Re
   return h;
 }
 
-/** The app image for every service; `extra` paths (e.g. test fixtures) are copied into /app too. */
+/**
+ * The app image for every service; `extra` paths (e.g. test fixtures) are copied into /app too. Built in
+ * two steps so an edit under stack/ ships only stack/ to the engine: a deps image (base + node_modules +
+ * package.json) and the app image on top of it (stack/ + extras).
+ */
 export function ensureAppImage(opts: AppImageOptions = {}): Promise<ImageResult> {
   const configured = process.env.RBEE_APP_IMAGE;
-  const key = `app:${opts.base ?? ''}:${(opts.extra ?? []).join(',')}:${configured ?? ''}`;
-  return once(key, opts.force, () => buildApp(opts));
+  const key = `app:${opts.root ?? ''}:${opts.base ?? ''}:${(opts.extra ?? []).join(',')}:${configured ?? ''}`;
+  return once(key, opts.force, (force) => buildApp({ ...opts, force }));
 }
 
 async function buildApp(opts: AppImageOptions): Promise<ImageResult> {
@@ -167,45 +187,73 @@ async function buildApp(opts: AppImageOptions): Promise<ImageResult> {
     if (!id) throw new Error(`RBEE_APP_IMAGE=${configured} is not on the engine; the harness never pulls`);
     return { ref: configured, id, built: false, ms: performance.now() - t0 };
   }
+  const root = opts.root ?? PROJECT_ROOT;
   const base = opts.base ?? (await ensureBaseImage({ docker: d, force: opts.force })).ref;
-  const baseId = await imageId(d, base);
-  if (!baseId) throw new Error(`base image ${base} is not on the engine`);
+  const deps = await buildLayer(d, { repo: DEPS_REPO, from: base, root, entries: DEPS_ENTRIES, dockerfile: DEPS_DOCKERFILE, force: opts.force });
   const extra = opts.extra ?? [];
-  const entries = [...APP_ENTRIES, ...extra];
-  const dockerfile =
-    readFileSync(join(PROJECT_ROOT, APP_DOCKERFILE), 'utf8') + extra.map((p) => `COPY ${p} /app/${p}\n`).join('');
-  const h = createHash('sha256').update(`${BUILDER_VERSION}\0${baseId}\0${dockerfile}\0`);
-  const hash = hashTree(PROJECT_ROOT, entries, h).digest('hex');
-  const ref = `${APP_REPO}:${hash.slice(0, 16)}`;
-  const existing = await imageId(d, ref);
-  if (existing && !opts.force) return { ref, id: existing, built: false, ms: performance.now() - t0 };
+  const app = await buildLayer(d, {
+    repo: APP_REPO,
+    from: deps.ref,
+    root,
+    entries: [...APP_ENTRIES, ...extra],
+    dockerfile: APP_DOCKERFILE,
+    append: extra.map((p) => `COPY ${p} /app/${p}\n`).join(''),
+    force: opts.force,
+  });
+  return { ...app, built: app.built || deps.built, ms: performance.now() - t0 };
+}
 
-  const context = tarFs.pack(PROJECT_ROOT, {
-    entries,
+interface LayerSpec {
+  repo: string;
+  /** Image to build FROM (passed as the BASE build arg). */
+  from: string;
+  root: string;
+  /** Paths under root that go into the build context. */
+  entries: string[];
+  /** Dockerfile under root, and lines appended to it. */
+  dockerfile: string;
+  append?: string;
+  force?: boolean;
+}
+
+/** Build `repo:<hash>` unless it exists; the hash covers the FROM image id, the Dockerfile and the files. */
+async function buildLayer(d: Docker, l: LayerSpec): Promise<ImageResult> {
+  const t0 = performance.now();
+  const fromId = await imageId(d, l.from);
+  if (!fromId) throw new Error(`image ${l.from} is not on the engine`);
+  const dockerfile = readFileSync(join(l.root, l.dockerfile), 'utf8') + (l.append ?? '');
+  const h = createHash('sha256').update(`${BUILDER_VERSION}\0${fromId}\0${dockerfile}\0`);
+  const hash = hashTree(l.root, l.entries, h).digest('hex');
+  const ref = `${l.repo}:${hash.slice(0, 16)}`;
+  const existing = await imageId(d, ref);
+  if (existing && !l.force) return { ref, id: existing, built: false, ms: performance.now() - t0 };
+
+  const context = pack(l.root, {
+    entries: l.entries,
     umask: 0o022,
     finalize: false,
     // Files belong to root inside the image: the service user can read them but not change its own code.
     map: (hd) => ({ ...hd, uid: 0, gid: 0, uname: 'root', gname: 'root' }),
-    finish: (pack) => {
-      pack.entry({ name: 'Dockerfile', mode: 0o644 }, dockerfile);
-      pack.finalize();
+    finish: (p) => {
+      p.entry({ name: 'Dockerfile', mode: 0o644 }, dockerfile);
+      p.finalize();
     },
   });
   try {
     const stream = await d.buildImage(context, {
       t: ref,
-      buildargs: { BASE: base },
+      buildargs: { BASE: l.from },
       labels: { [LABEL.owner]: '1', [LABEL.hash]: hash },
       rm: true,
       forcerm: true,
-      nocache: !!opts.force,
+      nocache: !!l.force,
     });
     await drain(d, stream, `building ${ref}`);
   } catch (e) {
-    throw new Error(`building app image ${ref}: ${engineMessage(e)}`);
+    throw new Error(`building image ${ref}: ${engineMessage(e)}`);
   }
   const id = await imageId(d, ref);
-  if (!id) throw new Error(`app image ${ref} was built but the engine does not list it`);
+  if (!id) throw new Error(`image ${ref} was built but the engine does not list it`);
   return { ref, id, built: true, ms: performance.now() - t0 };
 }
 
