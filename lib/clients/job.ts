@@ -5,6 +5,7 @@ import type { QueenClient, TaskRequest } from './rbee.ts';
 import type { HttpResponse } from './http.ts';
 import type { SseEvent, SseResult } from './sse.ts';
 import { shapeOf } from '../checks/stream.ts';
+import { delay as pause } from '../observe/eventually.ts';
 
 export interface SubmitOptions {
   correlationId?: string;
@@ -45,6 +46,24 @@ export class Job {
     });
     return job;
   }
+
+  /**
+   * Submit like a well-behaved client: a retryable 503 (NO_CAPACITY, HIVE_UNAVAILABLE) is retried after
+   * the server's retry_after_ms, until `withinMs` has passed. `attempts` says how many it took.
+   */
+  static async submitRetrying(queen: QueenClient, task: TaskRequest, o: SubmitOptions & { withinMs?: number } = {}): Promise<Job> {
+    const deadline = Date.now() + (o.withinMs ?? 30_000);
+    for (let attempt = 1; ; attempt++) {
+      const job = await Job.submit(queen, task, o);
+      job.attempts = attempt;
+      const retryable = job.error?.status === 503 && job.error.json?.error?.retryable === true;
+      if (!retryable || Date.now() >= deadline) return job;
+      const wait = Math.min(Math.max(Number(job.error!.json.error.retry_after_ms) || 100, 20), 1000);
+      await pause(wait);
+    }
+  }
+
+  attempts = 1;
 
   /** Waits for the stream to end (bounded). */
   async done(withinMs = 30_000): Promise<SseResult> {

@@ -75,3 +75,23 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * The opposite of eventually: the probe must keep passing for the whole period (e.g. "the queen never
+ * lists the hive"). Fails at the first violation, with what was observed.
+ */
+export async function holdsFor(probe: () => Promise<unknown> | unknown, opts: { during: number; every?: number; what: string }): Promise<void> {
+  const start = Date.now();
+  let checks = 0;
+  for (;;) {
+    checks++;
+    try {
+      await probe();
+    } catch (e) {
+      throw new Error(`${opts.what} stopped holding after ${Date.now() - start} ms (check ${checks}): ${describe(e)}`);
+    }
+    const elapsed = Date.now() - start;
+    if (elapsed >= opts.during) return;
+    await delay(Math.min(opts.every ?? 100, opts.during - elapsed));
+  }
+}

@@ -130,6 +130,13 @@ export class StackSpecBuilder {
     for (const h of this.spec.hives) h.env = { ...h.env, ...env };
     return this;
   }
+  /** Env for one hive only (e.g. a wrong token, a lower worker limit). */
+  hiveEnvFor(name: string, env: Record<string, string>): this {
+    const hive = this.spec.hives.find((h) => h.name === name);
+    if (!hive) throw new Error(`no hive "${name}" in the topology; it has: ${this.spec.hives.map((h) => h.name).join(', ') || 'none'}`);
+    hive.env = { ...hive.env, ...env };
+    return this;
+  }
   hubBandwidth(bps: number): this {
     this.spec.hubBandwidthBps = bps;
     return this;

@@ -1,0 +1,77 @@
+// Authentication: client tokens and JWTs at the queen, identity forwarding, service tokens between hops.
+
+import { Given, Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import { Job } from '../lib/clients/job.ts';
+import { holdsFor } from '../lib/observe/eventually.ts';
+import type { JwtClaims } from '../lib/stack/secrets.ts';
+import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
+import type { RbeeWorld } from '../support/world.ts';
+
+const task = (n = 8) => ({ model: DEFAULT_MODEL, prompt: 'who may ask the bees?', max_tokens: n });
+
+async function submitWith(world: RbeeWorld, bearer: string | null, correlationId?: string): Promise<void> {
+  const job = await Job.submit((await world.theStack()).queen, task(), { bearer, ...(correlationId ? { correlationId } : {}) });
+  world.jobs.push(job);
+  if (job.error) world.response = job.error;
+}
+
+const BAD_JWTS: Record<string, Partial<JwtClaims>> = {
+  'an expired': { expiresInSec: -60 },
+  'a wrong-audience': { aud: 'not-rbee' },
+  'a forged (wrong key)': { foreignKey: true },
+};
+
+When('a client without a token submits a job for the default model', async function (this: RbeeWorld) {
+  await submitWith(this, null);
+});
+
+When('a client with {} JWT submits a job for the default model', async function (this: RbeeWorld, kind: string) {
+  const claims = BAD_JWTS[kind];
+  if (!claims) throw new Error(`unknown JWT kind "${kind}"; known: ${Object.keys(BAD_JWTS).join(', ')}`);
+  const stack = await this.theStack();
+  await submitWith(this, await stack.secrets.signJwt({ sub: 'mallory', ...claims }));
+  expect(this.job.error, 'the queen accepted a bad JWT and started a stream').to.not.equal(undefined);
+});
+
+When('a client with a valid JWT for subject {string} submits a job with correlation id {string}', async function (this: RbeeWorld, sub: string, cid: string) {
+  const stack = await this.theStack();
+  await submitWith(this, await stack.secrets.signJwt({ sub, scope: 'inference' }), cid);
+});
+
+Then('the answer carries the header {string} {string}', function (this: RbeeWorld, name: string, value: string) {
+  expect(this.response?.headers[name.toLowerCase()], `${name} header`).to.equal(value);
+});
+
+Then('the error message mentions {string}', function (this: RbeeWorld, text: string) {
+  expect(String(this.response?.json?.error?.message ?? ''), `error message in ${this.response?.text}`).to.match(new RegExp(text, 'i'));
+});
+
+for (const role of ['hive', 'worker'] as const) {
+  Then(`the ${role}'s log lines for correlation id {string} name subject {string}`, async function (this: RbeeWorld, cid: string, sub: string) {
+    const stack = await this.theStack();
+    const lines = stack.logs().filter((l) => l.service === role && l.correlation_id === cid);
+    expect(lines.length, `${role} log lines with correlation_id ${cid}`).to.be.above(0);
+    expect(lines.map((l) => l.subject), `subject on the ${role}'s lines for ${cid}`).to.include(sub);
+  });
+}
+
+Given('the hive {string} is given a wrong service token', function (this: RbeeWorld, hive: string) {
+  if (this.stack) throw new Error('configure the hive before the stack starts');
+  this.spec.hiveEnvFor(hive, { LLORCH_API_TOKEN: `wrong-${Date.now().toString(36)}-token` });
+});
+
+Then('for {int} heartbeat intervals the queen does not list the hive {string}', async function (this: RbeeWorld, n: number, hive: string) {
+  const stack = await this.theStack();
+  await holdsFor(async () => {
+    const r = await stack.queen.hives();
+    expect(r.status, r.text).to.equal(200);
+    expect(r.json.nodes.map((x: any) => x.node_name), 'hives the queen lists').to.not.include(hive);
+  }, { during: n * stack.spec.timings.heartbeatIntervalMs, what: `the queen not listing ${hive}` });
+});
+
+Then('the hive {string} logs that its heartbeat was refused with 401', async function (this: RbeeWorld, hive: string) {
+  const stack = await this.theStack();
+  const refused = stack.logs(hive).filter((l) => l.service === 'hive' && /heartbeat/.test(`${l.event} ${l.msg}`) && /401|INVALID_API_KEY/.test(JSON.stringify(l)));
+  expect(refused.length, `hive log lines about a heartbeat refused with 401`).to.be.above(0);
+});

@@ -1,0 +1,69 @@
+// Many clients at once: load spreading and exclusive use of single-slot workers.
+
+import { Given, Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import { Job } from '../lib/clients/job.ts';
+import { checkCompletedStream } from '../lib/checks/stream.ts';
+import { metricValue } from '../lib/clients/metrics.ts';
+import { eventually } from '../lib/observe/eventually.ts';
+import { overlappingJobs } from '../lib/checks/exclusive.ts';
+import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
+import type { RbeeWorld } from '../support/world.ts';
+
+Given('the hive {string} may run at most {int} workers', function (this: RbeeWorld, hive: string, n: number) {
+  if (this.stack) throw new Error('configure the hive before the stack starts');
+  this.spec.hiveEnvFor(hive, { RBEE_MAX_WORKERS: String(n) });
+});
+
+When('{int} clients submit jobs for the default model with max_tokens {int} at once', async function (this: RbeeWorld, n: number, maxTokens: number) {
+  const stack = await this.theStack();
+  const jobs = await Promise.all(Array.from({ length: n }, (_, i) =>
+    Job.submitRetrying(stack.queen, { model: DEFAULT_MODEL, prompt: `client ${i} asks about bees`, max_tokens: maxTokens, seed: i }, { correlationId: `${this.scenarioId}-c${i}`, withinMs: 30_000 })));
+  this.jobs.push(...jobs);
+  this.measure('submissions retried after a retryable 503', jobs.reduce((s, j) => s + j.attempts - 1, 0), 'count');
+});
+
+Then('every job\'s stream is well-formed with exactly {int} tokens', async function (this: RbeeWorld, n: number) {
+  const problems: string[] = [];
+  for (const job of this.jobs) {
+    if (job.error) {
+      problems.push(`${job.correlationId}: refused ${job.error.status} ${job.error.text}`);
+      continue;
+    }
+    for (const p of checkCompletedStream(await job.done(), n)) problems.push(`${job.correlationId}: ${p}`);
+  }
+  expect(problems, 'problems across the jobs').to.deep.equal([]);
+});
+
+Then('the jobs ran on all {int} workers of {string}', async function (this: RbeeWorld, n: number, hive: string) {
+  const counts: Record<string, number> = {};
+  for (const job of this.jobs) {
+    expect(job.dispatch?.node_name, `hive of ${job.correlationId}`).to.equal(hive);
+    const w = job.dispatch!.worker_id!;
+    counts[w] = (counts[w] ?? 0) + 1;
+  }
+  this.attach(JSON.stringify(counts, null, 2), { mediaType: 'application/json', fileName: 'jobs-per-worker.json' });
+  expect(Object.keys(counts).length, `jobs per worker: ${JSON.stringify(counts)}`).to.equal(n);
+});
+
+Then('no worker ran two jobs at the same time', async function (this: RbeeWorld) {
+  const stack = await this.theStack();
+  for (const hive of stack.hiveNames) {
+    const workerLines = stack.logs(hive).filter((l) => l.service === 'worker');
+    const overlaps = overlappingJobs(workerLines);
+    expect(overlaps, 'jobs that overlapped on one worker (from the workers\' job.started / job.finished log lines)').to.deep.equal([]);
+    for (const w of await stack.hive(hive).workers()) {
+      const samples = (await stack.worker(w.url).metrics()).samples;
+      expect(metricValue(samples, 'rbee_worker_slots_busy_max'), `rbee_worker_slots_busy_max of ${w.worker_id}`).to.be.at.most(1);
+      expect(metricValue(samples, 'rbee_worker_requests_total', { route: '/v1/inference', code: '503' }), `jobs sent to ${w.worker_id} while it was busy (503)`).to.equal(0);
+    }
+  }
+});
+
+Then('within {int} seconds the hive {string} lists exactly {int} workers, all {string}', async function (this: RbeeWorld, s: number, hive: string, n: number, state: string) {
+  const stack = await this.theStack();
+  await eventually(async () => {
+    const workers = await stack.hive(hive).workers();
+    expect(workers.map((w) => w.state), `states of ${hive}'s workers`).to.deep.equal(Array(n).fill(state));
+  }, { within: s * 1000, what: `${hive} to list ${n} ${state} workers` });
+});

@@ -1,0 +1,72 @@
+// Faults injected into running jobs and workers, and how the stack reacts to them.
+
+import { Given, Then, When } from '@cucumber/cucumber';
+import { expect } from 'chai';
+import { checkFailedStream } from '../lib/checks/stream.ts';
+import { eventually } from '../lib/observe/eventually.ts';
+import type { FaultRecord } from '../lib/faults/timeline.ts';
+import type { RbeeWorld } from '../support/world.ts';
+
+interface Victim {
+  hive: string;
+  workerId: string;
+  fault: FaultRecord;
+}
+
+Given('workers generate one token every {int} ms', function (this: RbeeWorld, ms: number) {
+  if (this.stack) throw new Error('configure workers before the stack starts');
+  this.spec.workerEnv({ MOCK_TOKEN_DELAY_MS: String(ms) });
+});
+
+When('the job has streamed {int} tokens', async function (this: RbeeWorld, n: number) {
+  await eventually(() => expect(this.job.tokensSoFar, 'tokens received').to.be.at.least(n), { within: 15_000, what: `${n} tokens to arrive` });
+});
+
+When('the worker running the job is killed with SIGKILL', async function (this: RbeeWorld) {
+  const { node_name, worker_id } = this.job.dispatch ?? {};
+  expect(worker_id, 'the queen named the worker running the job').to.be.a('string');
+  const fault = await this.nemesis!.crashWorker(node_name!, worker_id!);
+  this.remembered.set('victim', { hive: node_name!, workerId: worker_id!, fault } satisfies Victim);
+});
+
+Then('the client\'s stream ends with a retryable error event, then {string}', async function (this: RbeeWorld, _done: string) {
+  const result = await this.job.done();
+  expect(checkFailedStream(result, ['WORKER_CRASHED', 'WORKER_UNREACHABLE']), 'problems with the failed stream').to.deep.equal([]);
+});
+
+Then('within {int} seconds the hive logs {string} for that worker with signal {string}', async function (this: RbeeWorld, s: number, event: string, signal: string) {
+  const stack = await this.theStack();
+  const v = this.recall<Victim>('victim');
+  const line = await eventually(() => {
+    const l = stack.logs(v.hive).find((x) => x.service === 'hive' && x.event === event && x.worker_id === v.workerId);
+    expect(l, `a "${event}" line for ${v.workerId} in ${v.hive}'s log`).to.not.equal(undefined);
+    return l!;
+  }, { within: s * 1000, what: `${v.hive} to log ${event} for ${v.workerId}` });
+  expect(line.signal, `signal recorded in ${JSON.stringify(line)}`).to.equal(signal);
+  this.measure('crash detection (kill → hive log)', Date.parse(line.ts) - v.fault.appliedAt);
+});
+
+Then('within {int} seconds the hive no longer lists that worker', async function (this: RbeeWorld, s: number) {
+  const stack = await this.theStack();
+  const v = this.recall<Victim>('victim');
+  await eventually(async () => {
+    expect((await stack.hive(v.hive).workers()).map((w) => w.worker_id)).to.not.include(v.workerId);
+  }, { within: s * 1000, what: `${v.hive} to drop ${v.workerId}` });
+  this.measure('crashed worker dropped by hive', Date.now() - v.fault.appliedAt);
+});
+
+Then('within {int} seconds the queen no longer lists that worker', async function (this: RbeeWorld, s: number) {
+  const stack = await this.theStack();
+  const v = this.recall<Victim>('victim');
+  await eventually(async () => {
+    const r = await stack.queen.workers();
+    expect(r.json.workers.map((w: any) => w.worker_id), `the queen's worker list`).to.not.include(v.workerId);
+  }, { within: s * 1000, what: `the queen to drop ${v.workerId}` });
+  this.measure('crashed worker dropped by queen', Date.now() - v.fault.appliedAt);
+});
+
+Then('the new job did not run on the crashed worker', async function (this: RbeeWorld) {
+  await this.job.done();
+  const v = this.recall<Victim>('victim');
+  expect(this.job.dispatch?.worker_id, 'worker of the new job').to.be.a('string').and.not.equal(v.workerId);
+});
