@@ -8,11 +8,11 @@ import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
+/** Submits without waiting for the answer: the queen answers only once a worker runs the job. */
 async function submit(world: RbeeWorld, model: string, maxTokens: number, correlationId?: string): Promise<Job> {
   const stack = await world.theStack();
-  const job = await Job.submit(stack.queen, { model, prompt: `scenario ${world.scenarioId}: tell me about bees`, max_tokens: maxTokens, seed: 7 }, correlationId ? { correlationId } : {});
+  const job = Job.begin(stack.queen, { model, prompt: `scenario ${world.scenarioId}: tell me about bees`, max_tokens: maxTokens, seed: 7 }, correlationId ? { correlationId } : {});
   world.jobs.push(job);
-  if (job.error) world.response = job.error;
   return job;
 }
 
@@ -28,7 +28,8 @@ When('a client submits a job for {string} with max_tokens {int}', async function
   await submit(this, model, n);
 });
 
-Then('the queen accepts the job with an event stream', function (this: RbeeWorld) {
+Then('the queen accepts the job with an event stream', async function (this: RbeeWorld) {
+  await this.job.answered();
   expect(this.job.error, `the queen refused the job: ${this.job.error?.status} ${this.job.error?.text}`).to.equal(undefined);
   expect(this.job.status).to.equal(200);
   expect(this.job.headers['content-type']).to.match(/^text\/event-stream/);
@@ -53,12 +54,14 @@ Then('the queen\'s narration names worker {string} on {string}', async function 
 });
 
 Then('the stream is well-formed with exactly {int} tokens in order, then {string}, then {string}', async function (this: RbeeWorld, n: number, _end: string, _done: string) {
+  await this.job.answered();
   expect(this.job.error, `the queen refused the job: ${this.job.error?.status} ${this.job.error?.text}`).to.equal(undefined);
   const result = await this.job.done();
   expect(checkCompletedStream(result, n), 'problems with the job stream').to.deep.equal([]);
 });
 
 Then('the response carries correlation id {string}', async function (this: RbeeWorld, cid: string) {
+  await this.job.answered();
   expect(this.job.headers['x-correlation-id'], 'x-correlation-id response header').to.equal(cid);
   const result = await this.job.done();
   const narration = result.events.map((e) => e.data).filter((e) => e.type === 'narration');

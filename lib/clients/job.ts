@@ -25,26 +25,47 @@ export class Job {
   result?: SseResult;
   readonly submittedAt = Date.now();
   finishedAt?: number;
-  private finished!: Promise<SseResult>;
+  private finished: Promise<SseResult> = new Promise(() => {});
   abort: () => void = () => {};
 
   constructor(readonly task: TaskRequest, readonly correlationId: string | undefined) {}
 
+  /** Submit and wait until the queen answers (the stream starts, or an error). */
   static async submit(queen: QueenClient, task: TaskRequest, o: SubmitOptions = {}): Promise<Job> {
+    const job = Job.begin(queen, task, o);
+    await job.answered();
+    return job;
+  }
+
+  /**
+   * Submit without waiting for the answer: the queen may hold its answer back while it provisions a
+   * model or spawns a worker, and a scenario may want to watch that happen.
+   */
+  static begin(queen: QueenClient, task: TaskRequest, o: SubmitOptions = {}): Job {
     const job = new Job(task, o.correlationId);
     const headers = { ...(o.headers ?? {}), ...(o.correlationId ? { 'x-correlation-id': o.correlationId } : {}) };
     const call = o.route === 'inference' ? queen.inference.bind(queen) : queen.submitTask.bind(queen);
-    const res = await call(task, { headers, ...(o.bearer !== undefined ? { bearer: o.bearer } : {}), onEvent: (e) => job.events.push(e) });
-    job.status = res.status;
-    job.headers = res.headers;
-    job.error = res.error;
-    job.abort = res.abort;
-    job.finished = res.result.then((r) => {
-      job.result = r;
-      job.finishedAt = Date.now();
-      return r;
+    job.answer = call(task, { headers, ...(o.bearer !== undefined ? { bearer: o.bearer } : {}), onEvent: (e) => job.events.push(e) }).then((res) => {
+      job.status = res.status;
+      job.headers = res.headers;
+      job.error = res.error;
+      job.abort = res.abort;
+      job.finished = res.result.then((r) => {
+        job.result = r;
+        job.finishedAt = Date.now();
+        return r;
+      });
     });
+    job.answer.catch(() => {}); // observed through answered()
     return job;
+  }
+
+  private answer!: Promise<void>;
+
+  /** Waits until the queen has answered (status and headers known). */
+  async answered(withinMs = 60_000): Promise<this> {
+    await bounded(this.answer, withinMs, () => `the queen did not answer the job within ${withinMs} ms`);
+    return this;
   }
 
   /**
@@ -67,15 +88,9 @@ export class Job {
 
   /** Waits for the stream to end (bounded). */
   async done(withinMs = 30_000): Promise<SseResult> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`)), withinMs);
-    });
-    try {
-      return await Promise.race([this.finished, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const t0 = Date.now();
+    await this.answered(withinMs);
+    return bounded(this.finished, withinMs - (Date.now() - t0), () => `job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`);
   }
 
   get tokensSoFar(): number {
@@ -95,4 +110,12 @@ export class Job {
     if (!this.result) throw new Error('the job has not finished');
     return shapeOf(this.result);
   }
+}
+
+function bounded<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), Math.max(ms, 1));
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -19,7 +19,20 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
+// A service whose log reader went away must keep serving: a worker keeps running when the hive that
+// started it (and reads its stdout pipe) is killed, and the restarted hive adopts it (INT-013). Without a
+// listener, EPIPE on stdout is an uncaught exception that would kill the process on its next log line.
+let stdoutGuarded = false;
+function guardStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  });
+}
+
 export function createLogger(service: string, base: LogFields = {}): Logger {
+  guardStdout();
   const json = (process.env.RBEE_LOG_FORMAT ?? 'json') === 'json';
   const write = (level: string, msg: string, fields: LogFields = {}) => {
     const record = { ts: new Date().toISOString(), level, service, msg, ...base, ...fields };
