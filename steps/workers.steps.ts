@@ -2,7 +2,6 @@
 
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import path from 'node:path';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
@@ -26,8 +25,7 @@ When('a worker {string} is started outside the hive with a callback to {string}'
   const stack = await this.theStack();
   const entry = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === DEFAULT_MODEL);
   expect(entry, `${hive}'s catalog lists ${DEFAULT_MODEL}`).to.not.equal(undefined);
-  const modelRelPath = path.relative(stack.service(hive).dataDir, entry.local_path);
-  await stack.running.startExternalWorker({ workerId, hive, modelRef: DEFAULT_MODEL, modelRelPath: modelRelPath.startsWith('..') ? entry.local_path : modelRelPath });
+  await stack.running.startExternalWorker({ workerId, hive, modelRef: DEFAULT_MODEL, hiveModelPath: entry.local_path });
 });
 
 Then('the hive {string} lists worker {string} as {string} and external', async function (this: RbeeWorld, hive: string, workerId: string, state: string) {

@@ -222,7 +222,7 @@ export class DockerRunningStack implements RunningStack {
    * back `hive`. The hive's data dir is mounted read-only at /hive-data so the worker can load the model
    * the hive downloaded.
    */
-  async startExternalWorker(o: { workerId: string; hive: string; modelRef: string; modelRelPath: string }): Promise<ServiceHandle> {
+  async startExternalWorker(o: { workerId: string; hive: string; modelRef: string; hiveModelPath: string }): Promise<ServiceHandle> {
     if (!this.config) throw new Error(`stack ${this.id} was not created`);
     if (this.stopping) throw new Error(`stack ${this.id} is stopped`);
     if (this.services.has(o.workerId)) throw new Error(`a service named ${o.workerId} already exists in stack ${this.id}`);
@@ -233,7 +233,7 @@ export class DockerRunningStack implements RunningStack {
       workerId: o.workerId,
       hive: o.hive,
       modelRef: o.modelRef,
-      modelPath: posix.join('/hive-data', o.modelRelPath),
+      modelPath: posix.join('/hive-data', posix.relative(DATA_DIR, o.hiveModelPath)),
       port,
     });
     const handle = await this.createService(plan, port, [`${hive.dataDir}:/hive-data:ro`]);

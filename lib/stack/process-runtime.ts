@@ -82,14 +82,14 @@ class ProcessStack implements RunningStack {
     return svc;
   }
 
-  async startExternalWorker(o: { workerId: string; hive: string; modelRef: string; modelRelPath: string }): Promise<ServiceHandle> {
+  async startExternalWorker(o: { workerId: string; hive: string; modelRef: string; hiveModelPath: string }): Promise<ServiceHandle> {
     if (this.services.has(o.workerId)) throw new Error(`a service named ${o.workerId} already exists in stack ${this.id}`);
     const port = await freePort();
     const plan = planExternalWorker(this.spec, this.secrets, this.addressing, {
       workerId: o.workerId,
       hive: o.hive,
       modelRef: o.modelRef,
-      modelPath: path.join(this.addressing.dataDir(o.hive), o.modelRelPath),
+      modelPath: o.hiveModelPath, // same filesystem
       port,
     });
     return this.launch(plan, this.addressing, `http://127.0.0.1:${port}`);

@@ -56,10 +56,10 @@ export interface RunningStack {
   readonly services: ReadonlyMap<string, ServiceHandle>;
   /**
    * Start a worker outside any hive (contract §3 command line) that calls back `hive`. It joins
-   * `services` under its worker id. `modelPath` is the model file path inside `hive`'s data dir
-   * (relative), which the runtime makes visible to the worker.
+   * `services` under its worker id. `hiveModelPath` is the model file as the hive reports it (its
+   * catalog's local_path); the runtime makes that file visible to the worker.
    */
-  startExternalWorker(o: { workerId: string; hive: string; modelRef: string; modelRelPath: string }): Promise<ServiceHandle>;
+  startExternalWorker(o: { workerId: string; hive: string; modelRef: string; hiveModelPath: string }): Promise<ServiceHandle>;
   /** Tear everything down (idempotent). Leaves no process, container, network or temp dir. */
   stop(): Promise<void>;
 }

@@ -77,7 +77,7 @@ test('hub and hive start healthy in containers, log to files, and leave nothing 
       const models = (await getJson(`${hive.url}/v1/models`, secrets.serviceToken)).models as Array<{ local_path: string }>;
       const local = models[0]?.local_path;
       assert.ok(local?.startsWith('/data/'), `model path inside the hive: ${local}`);
-      const ext = await stack.startExternalWorker({ workerId: 'worker-ext', hive: 'hive-a', modelRef: spec.hives[0]!.model, modelRelPath: local!.slice('/data/'.length) });
+      const ext = await stack.startExternalWorker({ workerId: 'worker-ext', hive: 'hive-a', modelRef: spec.hives[0]!.model, hiveModelPath: local! });
       assert.equal((await getJson(`${ext.url}/health`)).status, 'healthy');
       let listed: { state: string; url: string; external: boolean } | undefined;
       for (let i = 0; i < 100 && listed?.state !== 'idle'; i++) {
