@@ -1,0 +1,83 @@
+// Starting a worker as a child process of the hive (RBEE_WORKER_CMD + the worker CLI of contract §3), and
+// describing how one ended. Workers are not detached and keep their own pipes; their log lines are copied
+// unchanged into the hive's stdout so the JSON worker logs end up in the hive's log stream.
+
+import fs from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
+import type { Readable } from 'node:stream';
+
+export interface WorkerArgs {
+  workerId: string;
+  modelPath: string;
+  modelRef: string;
+  backend: string;
+  device: number;
+  port: number;
+  callbackUrl: string;
+}
+
+/** `token`: the service token the worker must use for its callbacks (the hive's own). */
+export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string): ChildProcess {
+  const [exe, ...pre] = cmd;
+  if (!exe) throw new Error('RBEE_WORKER_CMD is empty');
+  const args = [
+    ...pre,
+    '--worker-id', a.workerId,
+    '--model', a.modelPath,
+    '--model-ref', a.modelRef,
+    '--backend', a.backend,
+    '--device', String(a.device),
+    '--port', String(a.port),
+    '--callback-url', a.callbackUrl,
+  ];
+  // The worker inherits the hive's environment (MOCK_* knobs, timings), and always the hive's token.
+  const env = token ? { ...process.env, LLORCH_API_TOKEN: token } : process.env;
+  const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  if (child.stdout) copyLines(child.stdout);
+  if (child.stderr) copyLines(child.stderr);
+  return child;
+}
+
+function copyLines(stream: Readable): void {
+  const rl = readline.createInterface({ input: stream, crlfDelay: Infinity });
+  rl.on('line', (line) => process.stdout.write(line + '\n'));
+}
+
+/** Human-readable cause of a worker's end, as reported in logs and to the queen. */
+export function describeExit(code: number | null, signal: string | null, err?: Error): string {
+  if (err) return `could not be started: ${err.message}`;
+  // 137 = 128 + SIGKILL, what a wrapper shell reports for a killed child.
+  if (signal === 'SIGKILL' || code === 137) {
+    return 'killed by SIGKILL (possibly an out-of-memory kill by the kernel)';
+  }
+  if (signal) return `killed by ${signal}`;
+  return `exited with code ${code}`;
+}
+
+/** Is a process (not necessarily our child) still there? A zombie (exited, not yet reaped) is not. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..."; a worker adopted after a hive restart is reaped by whoever
+    // inherited it, which in a container without an init may be never.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return !HAS_PROC; // gone since kill(0) — or no /proc at all (not Linux): then trust kill(0)
+  }
+}
+
+const HAS_PROC = fs.existsSync('/proc/self/stat');
+
+export function killPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
