@@ -2,7 +2,7 @@
 // worker state change so the queen's view is fresh. While the queen is unreachable the hive keeps
 // retrying; every heartbeat carries the full current worker list, so nothing changed meanwhile is lost.
 
-import { callJson } from '../shared/downstream.ts';
+import { DownstreamError, callJson } from '../shared/downstream.ts';
 import type { Logger } from '../shared/log.ts';
 
 const DEBOUNCE_MS = 50;
@@ -64,9 +64,11 @@ export class QueenReporter {
       if (this.failing) this.log.info('heartbeats to the queen work again', { event: 'heartbeat.recovered' });
       this.failing = false;
     } catch (e) {
-      // Warn once per outage; the retries during it are debug noise.
-      if (!this.failing) this.log.warn('heartbeat to the queen failed; will keep retrying', { event: 'heartbeat.failed', err: String((e as Error).message) });
-      else this.log.debug('heartbeat to the queen failed again', { event: 'heartbeat.failed', err: String((e as Error).message) });
+      // Warn once per outage; the retries during it are debug noise. Status and code tell an auth
+      // problem (401) from an unreachable queen (status 0).
+      const why = { event: 'heartbeat.failed', err: String((e as Error).message), ...(e instanceof DownstreamError ? { status: e.status, code: e.code } : {}) };
+      if (!this.failing) this.log.warn('heartbeat to the queen failed; will keep retrying', why);
+      else this.log.debug('heartbeat to the queen failed again', why);
       this.failing = true;
     } finally {
       this.inFlight = false;
