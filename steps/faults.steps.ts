@@ -10,6 +10,7 @@ import type { RbeeWorld } from '../support/world.ts';
 interface Victim {
   hive: string;
   workerId: string;
+  pid?: number;
   fault: FaultRecord;
 }
 
@@ -27,6 +28,21 @@ When('the worker running the job is killed with SIGKILL', async function (this: 
   expect(worker_id, 'the queen named the worker running the job').to.be.a('string');
   const fault = await this.nemesis!.crashWorker(node_name!, worker_id!);
   this.remembered.set('victim', { hive: node_name!, workerId: worker_id!, fault } satisfies Victim);
+});
+
+When('the first worker of {string} is killed with SIGKILL', async function (this: RbeeWorld, hive: string) {
+  const stack = await this.theStack();
+  const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
+  expect(first, `${hive} has a worker`).to.not.equal(undefined);
+  const fault = await this.nemesis!.crashWorker(hive, first!.worker_id);
+  this.remembered.set('victim', { hive, workerId: first!.worker_id, pid: first!.pid!, fault } satisfies Victim);
+});
+
+Then('within {int} seconds that worker\'s process is gone', async function (this: RbeeWorld, s: number) {
+  const stack = await this.theStack();
+  const v = this.recall<Victim>('victim');
+  await eventually(async () => expect(await stack.service(v.hive).childAlive(v.pid!), `pid ${v.pid} alive`).to.equal(false),
+    { within: s * 1000, what: `worker ${v.workerId} (pid ${v.pid}) to be gone` });
 });
 
 Then('the client\'s stream ends with a retryable error event, then {string}', async function (this: RbeeWorld, _done: string) {

@@ -13,6 +13,7 @@ import { planExternalWorker, planServices, type Addressing, type ServiceKind, ty
 import type { StackSpec } from '../stack/spec.ts';
 import { trackStack, untrackStack } from './cleanup.ts';
 import { attachOutput, execIn, execOk, tailOf } from './container-io.ts';
+import { dockerNetworkFaults } from './network-faults.ts';
 import { docker, engineMessage, isNotFound, preflight } from './engine.ts';
 import { ensureAppImage } from './images.ts';
 import { LABEL, runnerLabels, safeName } from './labels.ts';
@@ -76,7 +77,7 @@ export class DockerRuntime implements Runtime {
     try {
       await stack.create(spec, secrets, image, {
         ...this.opts,
-        memoryLimits: { ...this.opts.memoryLimits, ...ctx.memoryLimits },
+        memoryLimits: { ...this.opts.memoryLimits, ...spec.memoryLimits, ...ctx.memoryLimits },
       });
       await stack.startAll();
       return stack;
@@ -110,12 +111,19 @@ export class DockerRunningStack implements RunningStack {
   private stopping: Promise<void> | undefined;
   private config: { spec: StackSpec; secrets: StackSecrets; image: string; opts: DockerRuntimeOptions; addressing: Addressing } | undefined;
 
+  /** Partitions, link shaping, in-container calls and OOM confirmation (needs a local engine). */
+  readonly network = dockerNetworkFaults(this);
+
   constructor(
     private readonly d: Docker,
     readonly ctx: StartContext,
   ) {
     this.id = `${ctx.runId}/${ctx.stackId}`;
     this.networkName = `rbee-${safeName(ctx.runId)}-${safeName(ctx.stackId)}`;
+  }
+
+  get dockerClient(): Docker {
+    return this.d;
   }
 
   private labels(): Record<string, string> {
@@ -380,6 +388,11 @@ export class DockerServiceHandle implements ServiceHandle {
     return `http://${this.ip ?? '0.0.0.0'}:${this.port}`;
   }
 
+  /** How the other services of the stack reach this one (its alias on the stack network). */
+  get internalUrl(): string {
+    return `http://${this.name}:${this.port}`;
+  }
+
   /** TCP ports that accept connections in this container (a hive's workers listen in it too). */
   get listenPorts(): string[] {
     return this.kind === 'hive' ? [String(this.port), WORKER_PORTS.replace('-', ':')] : [String(this.port)];
@@ -494,7 +507,9 @@ export class DockerServiceHandle implements ServiceHandle {
   async restart(): Promise<void> {
     const st = (await this.container.inspect()).State;
     if (st.Paused) await this.container.unpause();
-    if (st.Running) await this.container.stop({ t: STOP_TIMEOUT_S });
+    // Same semantics in every runtime: a crash-restart. (A graceful stop would run the service's own
+    // shutdown, e.g. the queen's cascade to its hives; signal SIGTERM first for that.)
+    if (st.Running) await this.container.kill({ signal: 'SIGKILL' });
     await this.exited;
     await this.flushOutput();
     await this.startAndWait();

@@ -7,7 +7,9 @@ import path from 'node:path';
 import type { WorkerInfo } from '../clients/rbee.ts';
 import { eventually } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
+import type { CallResult, NetworkFaults } from '../stack/runtime.ts';
 import { FaultTimeline, type FaultRecord } from './timeline.ts';
+import { FaultUnsupported } from './unsupported.ts';
 
 export class Nemesis {
   readonly timeline = new FaultTimeline();
@@ -94,6 +96,46 @@ export class Nemesis {
       fs.closeSync(fd);
     }
     return this.timeline.applied('corrupt', `${service}:${relPath}`, undefined, `${length} bytes at offset ${offset}`);
+  }
+
+  private network(kind: string): NetworkFaults {
+    const n = this.stack.running.network;
+    if (!n) throw new FaultUnsupported(`${kind}: ${this.stack.running.networkUnsupportedReason ?? `the ${this.stack.runtime} runtime cannot do it`}`);
+    return n;
+  }
+
+  /** Stop traffic between two services (both ways, or only a → b); open connections included. */
+  async partition(a: string, b: string, oneWay = false): Promise<FaultRecord> {
+    const f = await this.network('partition').partition(a, b, { oneWay });
+    return this.timeline.applied('partition', oneWay ? `${a} → ${b}` : `${a} ↔ ${b}`, () => f.heal(), f.description);
+  }
+
+  /** Stop traffic between a hive and one of its workers. */
+  async partitionWorker(hive: string, workerId: string): Promise<FaultRecord> {
+    const net = this.network('partition hive ↔ worker');
+    const w = (await this.stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
+    if (!w) throw new Error(`${hive} does not list worker ${workerId}`);
+    const f = await net.partitionWorker(hive, Number(new URL(w.url).port));
+    return this.timeline.applied('partition', `${hive} ↔ worker ${workerId}`, () => f.heal(), f.description);
+  }
+
+  /** Add latency and/or a bandwidth cap on a → b through a link proxy. */
+  async shapeLink(a: string, b: string, o: { latencyMs?: number; bandwidthBps?: number }): Promise<FaultRecord> {
+    const f = await this.network('latency/bandwidth').shapeLink(a, b, o);
+    return this.timeline.applied('link', `${a} → ${b}`, () => f.heal(), f.description);
+  }
+
+  /** A GET from inside `from` to `to`'s route: what that service would see calling the other. */
+  callFrom(from: string, to: string, route: string, timeoutMs = 2000): Promise<CallResult> {
+    return this.network('call from a service').callFrom(from, this.stack.service(to).internalUrl + route, timeoutMs);
+  }
+
+  /** Wait for the engine's record of a kernel OOM kill in `service` since `since`. */
+  async confirmOom(service: string, since: number, withinMs: number): Promise<{ at: number; detail: string }> {
+    const oom = await this.network('OOM confirmation').waitForOom(service, withinMs, since);
+    if (!oom) throw new Error(`the engine recorded no out-of-memory kill in ${service} within ${withinMs} ms`);
+    this.timeline.applied('oom-kill (observed)', service, undefined, oom.detail).appliedAt = oom.at;
+    return oom;
   }
 
   heal(record: FaultRecord): Promise<void> {

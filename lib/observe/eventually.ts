@@ -41,7 +41,8 @@ export async function eventually<T>(probe: () => Promise<T> | T, opts: Eventuall
       return await withTimeout(Promise.resolve().then(probe), Math.max(remaining, 1));
     } catch (e) {
       if (e instanceof GiveUp) throw e;
-      last = describe(e);
+      // A last attempt cut short by the bound says nothing new: keep the observation before it.
+      if (!(e instanceof ProbeCutOff) || attempts === 1) last = describe(e);
     }
     const elapsed = Date.now() - start;
     if (elapsed >= opts.within) throw new WaitTimeoutError(opts.what, elapsed, attempts, last);
@@ -61,9 +62,11 @@ function describe(e: unknown): string {
   return msg.length > 2000 ? msg.slice(0, 2000) + '…' : msg;
 }
 
+class ProbeCutOff extends Error {}
+
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`probe did not answer within ${ms} ms`)), ms);
+    const t = setTimeout(() => reject(new ProbeCutOff(`probe did not answer within ${ms} ms`)), ms);
     p.then(
       (v) => (clearTimeout(t), resolve(v)),
       (e) => (clearTimeout(t), reject(e)),

@@ -15,6 +15,7 @@ import { planExternalWorker, planServices, type Addressing, type ServicePlan } f
 import type { StackSpec } from './spec.ts';
 import type { StackSecrets } from './secrets.ts';
 import { logTail } from '../observe/logs.ts';
+import { FaultUnsupported } from '../faults/unsupported.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const WORKER_PORTS_PER_HIVE = 24;
@@ -23,6 +24,9 @@ export class ProcessRuntime implements Runtime {
   readonly name = 'process' as const;
 
   async start(spec: StackSpec, secrets: StackSecrets, ctx: StartContext): Promise<RunningStack> {
+    if (Object.keys(spec.memoryLimits).length) {
+      throw new FaultUnsupported('memory limits (and real OOM kills) need the docker runtime: the process runtime does not confine services in cgroups');
+    }
     const ports = new Map<string, number>();
     const workerRanges = new Map<string, [number, number]>();
     const names = ['hub', 'queen', ...spec.hives.map((h) => h.name)];
@@ -64,6 +68,8 @@ class ProcessStack implements RunningStack {
   readonly runtime = 'process' as const;
   readonly services = new Map<string, ProcessService>();
   private stopped = false;
+  readonly networkUnsupportedReason =
+    'the process runtime runs every service on one loopback interface: partitions, link shaping and kernel OOM kills need the docker runtime (--runtime docker)';
   constructor(
     private readonly ctx: StartContext,
     private readonly spec: StackSpec,
@@ -115,6 +121,7 @@ class ProcessService implements ServiceHandle {
   readonly name: string;
   readonly kind: ServicePlan['kind'];
   readonly logFile: string;
+  readonly internalUrl: string;
   private child?: ChildProcess;
   private exit?: ExitStatus;
   private exitWaiters: Array<(s: ExitStatus) => void> = [];
@@ -125,6 +132,7 @@ class ProcessService implements ServiceHandle {
     readonly url: string,
     readonly dataDir: string,
   ) {
+    this.internalUrl = url;
     this.name = plan.name;
     this.kind = plan.kind;
     this.logFile = path.join(ctx.workDir, 'logs', `${plan.name}.log`);

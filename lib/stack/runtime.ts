@@ -31,6 +31,8 @@ export interface ServiceHandle {
   readonly kind: ServiceKind;
   /** Base URL the harness uses to reach the service. */
   readonly url: string;
+  /** Base URL the stack's other services use to reach it. */
+  readonly internalUrl: string;
   /** Harness-side file with the service's stdout and stderr. */
   readonly logFile: string;
   /** Harness-side path of the service's data directory. */
@@ -44,10 +46,44 @@ export interface ServiceHandle {
   /** Resolves with the exit status once the main process has exited, or undefined on timeout. */
   waitExit(timeoutMs: number): Promise<ExitStatus | undefined>;
   running(): boolean;
-  /** Start the service again with the same config and data (after a crash or a stop). */
+  /**
+   * Kill the service if it runs (SIGKILL: a crash-restart, no graceful shutdown) and start it again with
+   * the same config and data; resolves once it is healthy.
+   */
   restart(): Promise<void>;
   /** Human-readable process/container state for diagnostics. */
   describe(): Promise<string>;
+}
+
+/** What one service saw when it called another (a probe run inside the caller's network view). */
+export interface CallResult {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  ms: number;
+}
+
+/** An applied network fault, undone by `heal()` (which verifies its rules are gone). */
+export interface NetworkFault {
+  readonly description: string;
+  heal(): Promise<string>;
+}
+
+/**
+ * Faults that need control of the network between services, and confirmation of kernel OOM kills.
+ * Only some runtimes have them (docker with a local engine); the nemesis skips with a reason otherwise.
+ */
+export interface NetworkFaults {
+  /** Traffic between a and b stops (both ways, or only a → b), open connections included. */
+  partition(a: string, b: string, o: { oneWay: boolean }): Promise<NetworkFault>;
+  /** Traffic between a hive and one of its own workers stops. */
+  partitionWorker(hive: string, workerPort: number): Promise<NetworkFault>;
+  /** Latency and/or bandwidth on a → b through a link proxy. */
+  shapeLink(a: string, b: string, o: { latencyMs?: number; bandwidthBps?: number }): Promise<NetworkFault>;
+  /** An HTTP GET made from inside `from` (so it takes the path the service's own calls take). */
+  callFrom(from: string, url: string, timeoutMs: number): Promise<CallResult>;
+  /** Resolves with the kernel OOM kill the engine recorded for `service` since `since`, or undefined on timeout. */
+  waitForOom(service: string, timeoutMs: number, since: number): Promise<{ at: number; detail: string } | undefined>;
 }
 
 export interface RunningStack {
@@ -62,6 +98,10 @@ export interface RunningStack {
   startExternalWorker(o: { workerId: string; hive: string; modelRef: string; hiveModelPath: string }): Promise<ServiceHandle>;
   /** Tear everything down (idempotent). Leaves no process, container, network or temp dir. */
   stop(): Promise<void>;
+  /** Present only where the runtime can inject network faults and confirm OOM kills. */
+  readonly network?: NetworkFaults;
+  /** Why `network` is absent (said in the skip message). */
+  readonly networkUnsupportedReason?: string;
 }
 
 export interface Runtime {

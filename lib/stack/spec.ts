@@ -53,6 +53,8 @@ export const stackSpecSchema = z
     /** Env given to every worker (MOCK_* knobs), through the hive that spawns it. */
     workerEnv: envSchema,
     hubBandwidthBps: z.number().int().min(0),
+    /** Memory limit (bytes) per service; exceeding it ends in a kernel OOM kill (docker runtime). */
+    memoryLimits: z.record(z.string(), z.number().int().min(16 * 1024 * 1024)),
     /** Pin a service's port instead of allocating a free one (process runtime). */
     fixedPorts: z.record(z.string(), z.number().int().min(1).max(65535)),
   })
@@ -77,6 +79,7 @@ export function defaultSpec(): StackSpec {
     timings: { ...FAST_TIMINGS },
     workerEnv: { MOCK_LOAD_MS: '100', MOCK_TOKEN_DELAY_MS: '10' },
     hubBandwidthBps: 0,
+    memoryLimits: {},
     fixedPorts: {},
   };
 }
@@ -139,6 +142,10 @@ export class StackSpecBuilder {
   }
   hubBandwidth(bps: number): this {
     this.spec.hubBandwidthBps = bps;
+    return this;
+  }
+  memoryLimit(service: string, bytes: number): this {
+    this.spec.memoryLimits[service] = bytes;
     return this;
   }
   fixedPort(service: string, port: number): this {

@@ -1,0 +1,65 @@
+// The docker runtime's NetworkFaults: partitions (iptables in the containers' namespaces), link
+// shaping (a proxy container), calls made from inside a service's container, and OOM confirmation
+// from the engine's events. The heavy lifting is in netns.ts, link.ts and oom.ts.
+
+import type { CallResult, NetworkFault, NetworkFaults } from '../stack/runtime.ts';
+import { execIn } from './container-io.ts';
+import type { DockerRunningStack } from './docker-runtime.ts';
+import { shapeLink, unshapeLink } from './link.ts';
+import { heal, partition, partitionWorker } from './netns.ts';
+
+/** Runs inside a container: one GET, prints {status} or {error} and the time it took. */
+const CALL_SCRIPT = `
+const t0 = Date.now();
+fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })
+  .then((r) => console.log(JSON.stringify({ ok: r.ok, status: r.status, ms: Date.now() - t0 })))
+  .catch((e) => console.log(JSON.stringify({ ok: false, error: String(e.cause?.code ?? e.name ?? e.message), ms: Date.now() - t0 })));
+`;
+
+export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
+  const service = (name: string) => {
+    const s = stack.services.get(name);
+    if (!s) throw new Error(`no service "${name}" in stack ${stack.id}`);
+    return s;
+  };
+  return {
+    async partition(a, b, o) {
+      const p = await partition(stack, a, b, { oneWay: o.oneWay });
+      return fault(`${o.oneWay ? `${a} → ${b}` : `${a} ↔ ${b}`} partition (${p.rules.length} iptables rules)`, async () => {
+        await heal(stack, p);
+        return `iptables rules ${p.id} removed and checked gone`;
+      });
+    },
+    async partitionWorker(hive, workerPort) {
+      const p = await partitionWorker(stack, hive, workerPort);
+      return fault(`${hive} ↔ its worker on port ${workerPort}`, async () => {
+        await heal(stack, p);
+        return `iptables rules ${p.id} removed and checked gone`;
+      });
+    },
+    async shapeLink(a, b, o) {
+      const link = await shapeLink(stack, a, b, o);
+      return fault(`${a} → ${b} through a link proxy (${JSON.stringify(o)})`, async () => {
+        await unshapeLink(stack, link);
+        return 'link proxy and its rules removed';
+      });
+    },
+    async callFrom(from, url, timeoutMs): Promise<CallResult> {
+      const r = await execIn(stack.dockerClient, service(from).container, ['node', '-e', CALL_SCRIPT, url, String(timeoutMs)], timeoutMs + 10_000);
+      try {
+        return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as CallResult;
+      } catch {
+        throw new Error(`call from ${from} to ${url} printed no result (exit ${r.code}): ${r.stderr.slice(0, 300)}`);
+      }
+    },
+    async waitForOom(name, timeoutMs, since) {
+      const e = await stack.waitForOom(name, timeoutMs, since);
+      return e ? { at: e.at, detail: `engine "oom" event for container ${e.containerId.slice(0, 12)} (${name})` } : undefined;
+    },
+  };
+}
+
+function fault(description: string, healFn: () => Promise<string>): NetworkFault {
+  let healed: Promise<string> | undefined;
+  return { description, heal: () => (healed ??= healFn()) };
+}
