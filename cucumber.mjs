@@ -4,7 +4,8 @@
 const reports = process.env.RBEE_REPORTS_DIR ?? 'reports';
 
 const common = {
-  paths: ['features/**/*.feature'],
+  // Feature paths given on the command line replace these (cucumber would otherwise merge them).
+  paths: process.env.RBEE_FEATURE_PATHS_GIVEN ? [] : ['features/**/*.feature'],
   import: ['support/**/*.ts', 'steps/**/*.ts'],
   format: [
     'summary',

@@ -66,6 +66,7 @@ mkdir -p "$reports"
 rm -f "$reports/messages.ndjson"
 
 args=(--profile "$profile")
+[ ${#paths[@]} -gt 0 ] && export RBEE_FEATURE_PATHS_GIVEN=1
 [ -n "$tags" ] && args+=(--tags "$tags")
 [ -n "$name" ] && args+=(--name "$name")
 [ -n "$parallel" ] && args+=(--parallel "$parallel")
