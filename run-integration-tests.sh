@@ -21,7 +21,7 @@ Usage: ./run-integration-tests.sh [options] [feature paths…]
 TXT
 }
 
-tags="" profile="default" name="" runtime="${RBEE_RUNTIME:-auto}" parallel="" retry="" down=0
+tags="" profile="default" name="" runtime="${RBEE_RUNTIME:-auto}" parallel="" retry="" down=0 build=0
 paths=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     --runtime) [ $# -ge 2 ] || { echo "error: --runtime needs process, docker or auto" >&2; exit 2; }; runtime="$2"; shift 2 ;;
     --parallel) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --parallel needs a positive number" >&2; exit 2; }; parallel="$2"; shift 2 ;;
     --retry) [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "error: --retry needs a number" >&2; exit 2; }; retry="$2"; shift 2 ;;
-    --build) export RBEE_BUILD=1; shift ;;
+    --build) build=1; shift ;;
     --keep) export RBEE_KEEP=1; shift ;;
     --down) down=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -60,6 +60,12 @@ resolved=$(node scripts/preflight.ts "${preflight_args[@]}" "${paths[@]}") || ex
 [ "$down" = 1 ] && { echo "$resolved"; exit 0; }
 runtime=$(printf '%s\n' "$resolved" | tail -n 1)
 export RBEE_RUNTIME="$runtime"
+
+# Images are built (or found cached) once here, not by each parallel cucumber worker.
+if [ "$runtime" = docker ] && [ "$profile" != lint ]; then
+  force=(); [ "$build" = 1 ] && force=(--force)
+  node docker/build-images.ts "${force[@]}" >&2 || exit 2
+fi
 export RBEE_RUN_ID="${RBEE_RUN_ID:-r$(date +%s)-$$}"
 reports="${RBEE_REPORTS_DIR:-reports}"
 mkdir -p "$reports"

@@ -1,6 +1,8 @@
 // Cucumber glue: set up the harness once per worker, give each scenario its id, tear its stack down
 // afterwards (healing faults first), and attach diagnostics to every failed scenario.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { After, AfterAll, Before, BeforeAll, Status, setDefaultTimeout } from '@cucumber/cucumber';
 import { loadConfig } from '../lib/config.ts';
 import { registerRun, unregisterRun } from '../lib/stack/reaper.ts';
@@ -73,7 +75,16 @@ After(async function (this: RbeeWorld, { result, pickle }) {
     });
     this.attach(bundle, { mediaType: 'text/plain', fileName: 'diagnostics.txt' });
   }
-  if (this.stack && !h.config.keep) {
+  if (this.stack && h.config.keep) {
+    h.live.delete(this.stack); // left up on purpose; the next run (or --down) removes it
+    const where = [...this.stack.running.services.values()].map((s) => `${s.name} ${s.url}`).join(', ');
+    const logs = path.dirname([...this.stack.running.services.values()][0]!.logFile);
+    const tokenFile = path.resolve(logs, '..', 'token');
+    const note = `kept stack ${this.stack.running.id} (${h.runtime.name}): ${where}; service token in ${tokenFile}; logs in ${logs}; remove with ./run-integration-tests.sh --down`;
+    fs.writeFileSync(tokenFile, this.stack.secrets.serviceToken, { mode: 0o600 });
+    process.stderr.write(`\n${note}\n`);
+    this.attach(note.replace(/token in \S+/, 'token in the stack directory'), 'text/plain');
+  } else if (this.stack) {
     await this.stack.stop();
     h.live.delete(this.stack);
   }

@@ -318,8 +318,8 @@ export class DockerRunningStack implements RunningStack {
       if (!isNotFound(e)) errors.push(`network ${this.networkName}: ${engineMessage(e)}`);
     }
     try {
-      // RBEE_KEEP (--keep) leaves the logs and data for a person to look at, as the process runtime does.
-      if (!process.env.RBEE_KEEP) rmSync(this.ctx.workDir, { recursive: true, force: true });
+      // (--keep never calls stop: the kept stack and its files go with the next run's sweep or --down.)
+      rmSync(this.ctx.workDir, { recursive: true, force: true });
     } catch (e) {
       errors.push(`work dir ${this.ctx.workDir}: ${String(e)}`);
     }

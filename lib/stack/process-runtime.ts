@@ -113,7 +113,7 @@ class ProcessStack implements RunningStack {
       if (left.length) throw new Error(`still running: ${left.map((p) => `${p.pid} ${p.cmd}`).join('; ')}`);
     }, { within: 5000, what: `every process of stack ${this.id} to exit` });
     this.onStopped();
-    if (!process.env.RBEE_KEEP) fs.rmSync(this.ctx.workDir, { recursive: true, force: true });
+    fs.rmSync(this.ctx.workDir, { recursive: true, force: true });
   }
 }
 
