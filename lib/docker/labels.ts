@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { pidAlive } from '../stack/reaper.ts';
 
 export const LABEL = {
   /** On every image, network and container: "this belongs to rbee-acceptance". */
@@ -52,12 +53,7 @@ export type RunnerState = 'alive' | 'dead' | 'unknown';
 export function runnerState(labels: Record<string, string> | undefined): RunnerState {
   const pid = Number(labels?.[LABEL.runnerPid]);
   if (!labels || labels[LABEL.runnerHost] !== hostname() || !Number.isInteger(pid) || pid <= 0) return 'unknown';
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    // EPERM: it exists but belongs to someone else — alive.
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return 'dead';
-  }
+  if (!pidAlive(pid)) return 'dead';
   const recorded = labels[LABEL.runnerStart];
   const now = processStartTicks(pid);
   if (recorded && now && recorded !== now) return 'dead'; // the pid was reused by another process

@@ -25,12 +25,21 @@ export function unregisterRun(runId: string): void {
   fs.rmSync(path.join(runsDir(), `${runId}.${process.pid}.json`), { force: true });
 }
 
+/**
+ * Is the process alive? A zombie is not: a runner killed with its parent may never be reaped (pid 1 of
+ * a container often does not reap), and kill(pid, 0) still succeeds on it.
+ */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): trust kill(pid, 0)
   }
 }
 
