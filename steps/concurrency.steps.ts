@@ -9,6 +9,7 @@ import { eventually } from '../lib/observe/eventually.ts';
 import { overlappingJobs } from '../lib/checks/exclusive.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 Given('the hive {string} may run at most {int} workers', function (this: RbeeWorld, hive: string, n: number) {
   if (this.stack) throw new Error('configure the hive before the stack starts');
@@ -32,7 +33,7 @@ Then('every job\'s stream is well-formed with exactly {int} tokens', async funct
     }
     for (const p of checkCompletedStream(await job.done(), n)) problems.push(`${job.correlationId}: ${p}`);
   }
-  expect(problems, 'problems across the jobs').to.deep.equal([]);
+  expectNoProblems(problems, 'problems across the jobs');
 });
 
 Then('the jobs ran on all {int} workers of {string}', async function (this: RbeeWorld, n: number, hive: string) {
@@ -51,7 +52,7 @@ Then('no worker ran two jobs at the same time', async function (this: RbeeWorld)
   for (const hive of stack.hiveNames) {
     const workerLines = stack.logs(hive).filter((l) => l.service === 'worker');
     const overlaps = overlappingJobs(workerLines);
-    expect(overlaps, 'jobs that overlapped on one worker (from the workers\' job.started / job.finished log lines)').to.deep.equal([]);
+    expectNoProblems(overlaps, 'jobs that overlapped on one worker (from the workers\' job.started / job.finished log lines)');
     for (const w of await stack.hive(hive).workers()) {
       const samples = (await stack.worker(w.url).metrics()).samples;
       expect(metricValue(samples, 'rbee_worker_slots_busy_max'), `rbee_worker_slots_busy_max of ${w.worker_id}`).to.be.at.most(1);

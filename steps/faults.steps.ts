@@ -6,6 +6,7 @@ import { checkFailedStream } from '../lib/checks/stream.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 interface Victim {
   hive: string;
@@ -47,7 +48,7 @@ Then('within {int} seconds that worker\'s process is gone', async function (this
 
 Then('the client\'s stream ends with a retryable error event, then {string}', async function (this: RbeeWorld, _done: string) {
   const result = await this.job.done();
-  expect(checkFailedStream(result, ['WORKER_CRASHED', 'WORKER_UNREACHABLE']), 'problems with the failed stream').to.deep.equal([]);
+  expectNoProblems(checkFailedStream(result, ['WORKER_CRASHED', 'WORKER_UNREACHABLE']), 'problems with the failed stream');
 });
 
 Then('within {int} seconds the hive logs {string} for that worker with signal {string}', async function (this: RbeeWorld, s: number, event: string, signal: string) {

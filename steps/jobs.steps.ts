@@ -7,6 +7,7 @@ import { checkCompletedStream } from '../lib/checks/stream.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 /** Submits without waiting for the answer: the queen answers only once a worker runs the job. */
 async function submit(world: RbeeWorld, model: string, maxTokens: number, correlationId?: string): Promise<Job> {
@@ -57,7 +58,7 @@ Then('the stream is well-formed with exactly {int} tokens in order, then {string
   await this.job.answered();
   expect(this.job.error, `the queen refused the job: ${this.job.error?.status} ${this.job.error?.text}`).to.equal(undefined);
   const result = await this.job.done();
-  expect(checkCompletedStream(result, n), 'problems with the job stream').to.deep.equal([]);
+  expectNoProblems(checkCompletedStream(result, n), 'problems with the job stream');
 });
 
 Then('the response carries correlation id {string}', async function (this: RbeeWorld, cid: string) {

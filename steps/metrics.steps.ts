@@ -6,6 +6,7 @@ import { metricValue, type Sample } from '../lib/clients/metrics.ts';
 import { formatTimeline, mergeTimeline } from '../lib/observe/logs.ts';
 import type { Stack } from '../lib/stack/stack.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 /** Metrics of the queen, the first hive and that hive's first worker, by role. */
 async function scrapeRoles(stack: Stack, openMetrics = false): Promise<Record<string, Sample[]>> {
@@ -36,7 +37,7 @@ Then('the metrics moved by exactly:', async function (this: RbeeWorld, table: Da
     const delta = metricValue(after[service]!, row.metric!, labels) - metricValue(before[service]!, row.metric!, labels);
     if (delta !== Number(row.delta)) wrong.push(`${service} ${row.metric}{${row.labels}} moved by ${delta}, expected ${row.delta}`);
   }
-  expect(wrong, 'metrics that moved by the wrong amount').to.deep.equal([]);
+  expectNoProblems(wrong, 'metrics that moved by the wrong amount');
 });
 
 Then('the OpenMetrics exemplars of {string} and {string} carry correlation id {string}', async function (this: RbeeWorld, a: string, b: string, cid: string) {

@@ -6,6 +6,7 @@ import { checkProgressStream } from '../lib/checks/stream.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import type { SseResult } from '../lib/clients/sse.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 Given('the hive {string} does not have {string} in its catalog', async function (this: RbeeWorld, hive: string, model: string) {
   const stack = await this.theStack();
@@ -30,7 +31,7 @@ Then('the hive {string} downloads the model\'s file from the hub', async functio
 
 Then('the download\'s progress stream goes {string}, {string} with a strictly increasing fraction, then {string}', function (this: RbeeWorld, _a: string, _b: string, _c: string) {
   const { id, result, entry } = this.recall<{ id: string; result: SseResult; entry: { sha256: string; size_bytes: number } }>('download');
-  expect(checkProgressStream(result), 'problems with the progress stream').to.deep.equal([]);
+  expectNoProblems(checkProgressStream(result), 'problems with the progress stream');
   const events = result.events.map((e) => e.data);
   expect(events[0], 'started event').to.include({ download_id: id, bytes_total: entry.size_bytes });
   expect(events.at(-1).sha256, 'sha256 in the complete event').to.equal(entry.sha256);

@@ -13,6 +13,8 @@ export class QueenReporter {
   private inFlight = false;
   private again = false;
   private failing = false;
+  /** Status/code of the last failure: a new kind of failure (e.g. 401 after "unreachable") is warned again. */
+  private failReason = '';
   private stopped = false;
 
   constructor(
@@ -67,9 +69,11 @@ export class QueenReporter {
       // Warn once per outage; the retries during it are debug noise. Status and code tell an auth
       // problem (401) from an unreachable queen (status 0).
       const why = { event: 'heartbeat.failed', err: String((e as Error).message), ...(e instanceof DownstreamError ? { status: e.status, code: e.code } : {}) };
-      if (!this.failing) this.log.warn('heartbeat to the queen failed; will keep retrying', why);
+      const reason = `${why.status ?? ''}/${why.code ?? why.err}`;
+      if (!this.failing || reason !== this.failReason) this.log.warn('heartbeat to the queen failed; will keep retrying', why);
       else this.log.debug('heartbeat to the queen failed again', why);
       this.failing = true;
+      this.failReason = reason;
     } finally {
       this.inFlight = false;
       if (this.again && !this.stopped) {
