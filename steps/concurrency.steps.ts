@@ -16,12 +16,32 @@ Given('the hive {string} may run at most {int} workers', function (this: RbeeWor
   this.spec.hiveEnvFor(hive, { RBEE_MAX_WORKERS: String(n) });
 });
 
-When('{int} clients submit jobs for the default model with max_tokens {int} at once', async function (this: RbeeWorld, n: number, maxTokens: number) {
-  const stack = await this.theStack();
+async function submitAtOnce(world: RbeeWorld, n: number, model: string, maxTokens: number): Promise<void> {
+  const stack = await world.theStack();
   const jobs = await Promise.all(Array.from({ length: n }, (_, i) =>
-    Job.submitRetrying(stack.queen, { model: DEFAULT_MODEL, prompt: `client ${i} asks about bees`, max_tokens: maxTokens, seed: i }, { correlationId: `${this.scenarioId}-c${i}`, withinMs: 30_000 })));
-  this.jobs.push(...jobs);
-  this.measure('submissions retried after a retryable 503', jobs.reduce((s, j) => s + j.attempts - 1, 0), 'count');
+    Job.submitRetrying(stack.queen, { model, prompt: `client ${i} asks about bees`, max_tokens: maxTokens, seed: i }, { correlationId: `${world.scenarioId}-c${i}`, withinMs: 30_000 })));
+  world.jobs.push(...jobs);
+  world.measure('submissions retried after a retryable 503', jobs.reduce((s, j) => s + j.attempts - 1, 0), 'count');
+}
+
+When('{int} clients submit jobs for the default model with max_tokens {int} at once', async function (this: RbeeWorld, n: number, maxTokens: number) {
+  await submitAtOnce(this, n, DEFAULT_MODEL, maxTokens);
+});
+
+When('{int} clients submit jobs for {string} with max_tokens {int} at once', async function (this: RbeeWorld, n: number, model: string, maxTokens: number) {
+  await submitAtOnce(this, n, model, maxTokens);
+});
+
+Then('each hive ran at least {int} of the jobs', async function (this: RbeeWorld, min: number) {
+  const stack = await this.theStack();
+  const perHive = Object.fromEntries(stack.hiveNames.map((h) => [h, 0]));
+  for (const job of this.jobs) {
+    await job.done();
+    const node = job.dispatch?.node_name;
+    if (node) perHive[node] = (perHive[node] ?? 0) + 1;
+  }
+  this.attach(JSON.stringify(perHive, null, 2), { mediaType: 'application/json', fileName: 'jobs-per-hive.json' });
+  for (const [hive, n] of Object.entries(perHive)) expect(n, `jobs on ${hive} (per hive: ${JSON.stringify(perHive)})`).to.be.at.least(min);
 });
 
 Then('every job\'s stream is well-formed with exactly {int} tokens', async function (this: RbeeWorld, n: number) {

@@ -52,3 +52,10 @@ Then('the hive {string} lists {string} in its catalog with the hub\'s sha256', a
   expect(listed.sha256).to.equal(entry.sha256);
   expect(listed.size_bytes).to.equal(entry.size_bytes);
 });
+
+Then('the hub served the file of {string} exactly once', async function (this: RbeeWorld, model: string) {
+  const stack = await this.theStack();
+  for (const job of this.jobs) await job.done();
+  const entry = await stack.hub.model(model);
+  expect(await stack.hub.requests(entry.file), `hub requests for ${entry.file}`).to.equal(1);
+});

@@ -3,6 +3,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import * as chai from 'chai';
 import { After, AfterAll, Before, BeforeAll, Status, setDefaultTimeout } from '@cucumber/cucumber';
 import { loadConfig } from '../lib/config.ts';
 import { registerRun, unregisterRun } from '../lib/stack/reaper.ts';
@@ -10,6 +11,9 @@ import { selectRuntime, sweepAll } from '../lib/stack/runtimes.ts';
 import { diagnosticsBundle } from '../lib/report/diagnostics.ts';
 import { harness, setHarness } from './harness.ts';
 import type { RbeeWorld } from './world.ts';
+
+// Failure messages show whole observations, not "[ { …(3) } ]".
+chai.config.truncateThreshold = 0;
 
 // Steps bound their own waits with `eventually`; this is only the backstop for a hung step.
 setDefaultTimeout(120_000);
@@ -49,6 +53,10 @@ Before(function (this: RbeeWorld, { pickle }) {
   const runtime = harness().runtime.name;
   if (tags.includes('@requires-docker') && runtime !== 'docker') {
     this.attach(`skipped: this scenario injects a fault only the docker runtime can do; the run uses the ${runtime} runtime`, 'text/plain');
+    return 'skipped';
+  }
+  if (tags.includes('@requires-process') && runtime !== 'process') {
+    this.attach(`skipped: this scenario needs processes that outlive their hive; in the ${runtime} runtime a hive's workers live in its container and die with it`, 'text/plain');
     return 'skipped';
   }
   this.attach(`runtime: ${runtime}; run ${harness().config.runId}; seed ${harness().config.seed}`, 'text/plain');

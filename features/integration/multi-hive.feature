@@ -1,0 +1,9 @@
+@integration @multi-hive
+Feature: Jobs spread over several hives
+  @INT-001 @p1
+  Scenario: Ten jobs over two hives of two workers each
+    Given a stack with 2 hives of 2 workers
+    And every hive may run at most 2 workers
+    When 10 clients submit jobs for the default model with max_tokens 10 at once
+    Then every job's stream is well-formed with exactly 10 tokens
+    And each hive ran at least 3 of the jobs

@@ -1,0 +1,21 @@
+@integration @network-partition @chaos @requires-docker
+Feature: Network partitions between services
+  @INT-004 @p0
+  Scenario: Queen and hive partitioned: the hive becomes unavailable, jobs are refused as retryable, and all heals
+    Given a stack with 1 hive of 1 worker
+    When "queen" and "hive-a" are partitioned
+    Then within 5 seconds the queen lists the hive "hive-a" as "unavailable"
+    And a new job is refused with 503 "HIVE_UNAVAILABLE" and may be retried
+    When the partition is healed
+    Then within 5 seconds the queen lists the hive "hive-a" as "available"
+    And within 10 seconds a new job for the default model completes
+
+  @INT-005 @p1
+  Scenario: Hive and worker partitioned: the worker is marked unhealthy and not used, then comes back
+    Given a stack with 1 hive of 1 worker
+    And a worker is declared unhealthy after 2 seconds without a heartbeat
+    When the first worker of "hive-a" is cut off from its hive
+    Then within 5 seconds the hive "hive-a" lists that worker as "unhealthy"
+    When the partition is healed
+    Then within 10 seconds the hive "hive-a" lists that worker as "idle"
+    And within 10 seconds a new job for the default model completes
