@@ -157,8 +157,10 @@ When('the hive {string} is asked to spawn a worker for {string}', async function
 });
 
 Then('within {int} seconds the engine confirms an out-of-memory kill in {string}', async function (this: RbeeWorld, s: number, service: string) {
-  const oom = await this.nemesis!.confirmOom(service, this.recall<number>('spawn at') - 1000, s * 1000);
-  this.measure('spawn → OOM kill', oom.at - this.recall<number>('spawn at'));
+  // The kill follows a spawn request, made directly or by the queen for a job.
+  const since = (this.remembered.get('spawn at') as number | undefined) ?? this.job.submittedAt;
+  const oom = await this.nemesis!.confirmOom(service, since - 1000, s * 1000);
+  this.measure('request → OOM kill', oom.at - since);
 });
 
 Then('the hive logs {string} for that worker', async function (this: RbeeWorld, event: string) {

@@ -9,6 +9,8 @@ import { loadConfig } from '../lib/config.ts';
 import { registerRun, unregisterRun } from '../lib/stack/reaper.ts';
 import { selectRuntime, sweepAll } from '../lib/stack/runtimes.ts';
 import { diagnosticsBundle } from '../lib/report/diagnostics.ts';
+import { SVG, scenarioPictures } from '../lib/report/pictures.ts';
+import { captureSecrets } from '../lib/report/secret-capture.ts';
 import { harness, setHarness } from './harness.ts';
 import type { RbeeWorld } from './world.ts';
 
@@ -63,12 +65,31 @@ Before(function (this: RbeeWorld, { pickle }) {
   return undefined;
 });
 
+// Only the report-secrets test sets this: it records each stack's secrets so the test can grep for them.
+const debugSecretsFile = process.env.RBEE_DEBUG_SECRETS_FILE;
+if (debugSecretsFile) {
+  Before(function (this: RbeeWorld) {
+    const start = this.theStack.bind(this);
+    this.theStack = async () => {
+      const fresh = !this.stack;
+      const stack = await start();
+      if (fresh) captureSecrets(debugSecretsFile, stack.secrets);
+      return stack;
+    };
+  });
+}
+
 After(async function (this: RbeeWorld, { result, pickle }) {
   const h = harness();
   if (this.measurements.length) {
     this.attach(JSON.stringify(this.measurements, null, 2), { mediaType: 'application/json', fileName: 'measurements.json' });
   }
   const healErrors = this.nemesis ? await this.nemesis.healAll() : [];
+  // Pictures after healing, so the timeline shows when each fault was healed.
+  const faults = this.nemesis?.timeline.records ?? [];
+  for (const p of scenarioPictures(this.measurements, faults, { start: this.scenarioStartedAt, end: Date.now() })) {
+    this.attach(p.svg, { mediaType: SVG, fileName: p.fileName });
+  }
   if (result?.status === Status.FAILED || healErrors.length) {
     const idTag = pickle.tags.map((t) => t.name).find((t) => SCENARIO_ID_RE.test(t));
     const bundle = await diagnosticsBundle({

@@ -40,6 +40,8 @@ const hiveSchema = z
     workers: z.number().int().min(0).max(16),
     model: z.string().min(1),
     heartbeatToQueen: z.boolean(),
+    /** Start-up waits until the queen lists this hive (off for a hive meant to be refused). */
+    awaitJoin: z.boolean().default(true),
     env: envSchema,
   })
   .strict();
@@ -73,7 +75,7 @@ export const DEFAULT_MODEL = 'hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF';
 
 export function defaultSpec(): StackSpec {
   return {
-    hives: [{ name: 'hive-a', workers: 1, model: DEFAULT_MODEL, heartbeatToQueen: true, env: {} }],
+    hives: [{ name: 'hive-a', workers: 1, model: DEFAULT_MODEL, heartbeatToQueen: true, awaitJoin: true, env: {} }],
     auth: true,
     jwt: true,
     timings: { ...FAST_TIMINGS },
@@ -108,6 +110,7 @@ export class StackSpecBuilder {
       workers: workersEach,
       model,
       heartbeatToQueen: true,
+      awaitJoin: true,
       env: {},
     }));
     return this;
@@ -131,6 +134,12 @@ export class StackSpecBuilder {
   }
   hiveEnv(env: Record<string, string>): this {
     for (const h of this.spec.hives) h.env = { ...h.env, ...env };
+    return this;
+  }
+  /** The stack starts without waiting for this hive to join the queen (it is meant to be refused). */
+  hiveNotExpectedToJoin(name: string): this {
+    this.hiveEnvFor(name, {});
+    this.spec.hives.find((h) => h.name === name)!.awaitJoin = false;
     return this;
   }
   /** Env for one hive only (e.g. a wrong token, a lower worker limit). */

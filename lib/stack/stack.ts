@@ -35,7 +35,9 @@ export class Stack {
     });
     const stack = new Stack(spec, secrets, running);
     try {
-      await Promise.all(spec.hives.map((h) => stack.spawnWorkers(h.name, h.workers, h.model)));
+      const workers = (await Promise.all(spec.hives.filter((h) => h.awaitJoin).map((h) => stack.spawnWorkers(h.name, h.workers, h.model)))).flat();
+      await Promise.all(spec.hives.filter((h) => !h.awaitJoin).map((h) => stack.spawnWorkers(h.name, h.workers, h.model)));
+      await stack.queenSees(spec.hives.filter((h) => h.heartbeatToQueen && h.awaitJoin).map((h) => h.name), workers.map((w) => w.worker_id));
     } catch (e) {
       await running.stop();
       throw e;
@@ -101,6 +103,21 @@ export class Stack {
       if (notIdle.length) throw new Error(`not idle yet: ${notIdle.map((id) => `${id}=${mine.find((w) => w.worker_id === id)?.state ?? 'absent'}`).join(', ')}`);
       return mine;
     }, { within: withinMs, every: 100, what: `${count} worker(s) on ${hiveName} to be idle` });
+  }
+
+  /** Ready means ready for clients: the queen lists the hives as available and their workers as idle. */
+  private async queenSees(hives: string[], workerIds: string[]): Promise<void> {
+    if (!hives.length) return;
+    await eventually(async () => {
+      const r = await this.queen.hives();
+      const available = (r.json?.nodes ?? []).filter((n: any) => n.status === 'available').map((n: any) => n.node_name);
+      const missing = hives.filter((h) => !available.includes(h));
+      if (missing.length) throw new Error(`the queen does not list as available: ${missing.join(', ')} (${r.text})`);
+      const w = await this.queen.workers();
+      const idle = (w.json?.workers ?? []).filter((x: any) => x.state === 'idle').map((x: any) => x.worker_id);
+      const notIdle = workerIds.filter((id) => !idle.includes(id));
+      if (notIdle.length) throw new Error(`the queen does not list as idle: ${notIdle.join(', ')} (${w.text})`);
+    }, { within: Math.max(5000, this.spec.timings.heartbeatIntervalMs * 4), every: 50, what: 'the queen to see the hives and their workers' });
   }
 
   /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */
