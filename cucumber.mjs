@@ -10,10 +10,12 @@ const common = {
   format: [
     'summary',
     `html:${reports}/cucumber.html`,
-    `junit:${reports}/junit.xml`,
     `message:${reports}/messages.ndjson`,
+    // Raw Allure results. scripts/reports.ts then fixes them from the message stream and generates the
+    // Allure report, and writes junit.xml from the stream (cucumber's junit keeps only the last attempt).
+    'allure-cucumberjs/reporter',
   ],
-  formatOptions: { snippetInterface: 'async-await' },
+  formatOptions: { snippetInterface: 'async-await', resultsDir: `${reports}/allure-results` },
   strict: true,
 };
 

@@ -69,7 +69,8 @@ fi
 export RBEE_RUN_ID="${RBEE_RUN_ID:-r$(date +%s)-$$}"
 reports="${RBEE_REPORTS_DIR:-reports}"
 mkdir -p "$reports"
-rm -f "$reports/messages.ndjson"
+# Each run's reports replace the last run's; allure-history.jsonl (the trends) is kept.
+rm -rf "$reports/messages.ndjson" "$reports/junit.xml" "$reports/allure-results" "$reports/allure-report"
 
 args=(--profile "$profile")
 [ ${#paths[@]} -gt 0 ] && export RBEE_FEATURE_PATHS_GIVEN=1
@@ -88,6 +89,10 @@ while kill -0 $cuke 2>/dev/null; do wait $cuke; status=$?; done
 trap - INT TERM
 
 if [ "$profile" = lint ]; then exit $status; fi
+# Reports (JUnit, Allure) never change the verdict; a report that cannot be written is one line and exit 3.
+reports_status=0
+if [ -f "$reports/messages.ndjson" ]; then node scripts/reports.ts "$reports" || reports_status=3; fi
 node scripts/summary.ts "$reports/messages.ndjson" "$runtime"; summary_status=$?
 [ $status -ne 0 ] && exit $status
-exit $summary_status
+[ $summary_status -ne 0 ] && exit $summary_status
+exit $reports_status

@@ -1,8 +1,10 @@
 // The run's verdict, computed from cucumber's message stream (the source of truth): one result per
 // scenario (its last attempt), with undefined, ambiguous and pending steps counted as failures and a
-// scenario that failed and then passed on retry counted as flaky.
+// scenario that failed and then passed on retry counted as flaky (and as passed in the closing line).
 
-export type Verdict = 'passed' | 'failed' | 'skipped' | 'flaky';
+import { attemptsByPickle, outcome, parseRun, verdict, type RunModel, type Verdict } from './run-model.ts';
+
+export type { Verdict } from './run-model.ts';
 
 export interface ScenarioResult {
   name: string;
@@ -23,43 +25,16 @@ export interface RunSummary {
   flaky: number;
 }
 
-const FAILING = new Set(['FAILED', 'UNDEFINED', 'AMBIGUOUS', 'PENDING', 'UNKNOWN']);
-const RANK = ['PASSED', 'SKIPPED', 'PENDING', 'UNDEFINED', 'AMBIGUOUS', 'FAILED', 'UNKNOWN'];
-
-export function summarize(ndjson: string): RunSummary {
-  const pickles = new Map<string, { name: string; uri: string; tags: string[] }>();
-  const testCases = new Map<string, string>(); // testCase id → pickle id
-  const attempts = new Map<string, { pickleId: string; worst: string; message?: string }>();
-  const byPickle = new Map<string, Array<{ worst: string; message?: string }>>();
-  for (const line of ndjson.split('\n')) {
-    if (!line.trim()) continue;
-    const m = JSON.parse(line);
-    if (m.pickle) pickles.set(m.pickle.id, { name: m.pickle.name, uri: m.pickle.uri, tags: m.pickle.tags.map((t: any) => t.name) });
-    else if (m.testCase) testCases.set(m.testCase.id, m.testCase.pickleId);
-    else if (m.testCaseStarted) attempts.set(m.testCaseStarted.id, { pickleId: testCases.get(m.testCaseStarted.testCaseId)!, worst: 'PASSED' });
-    else if (m.testStepFinished) {
-      const a = attempts.get(m.testStepFinished.testCaseStartedId);
-      const st = m.testStepFinished.testStepResult.status as string;
-      if (a && RANK.indexOf(st) > RANK.indexOf(a.worst)) {
-        a.worst = st;
-        a.message = m.testStepFinished.testStepResult.message;
-      }
-    } else if (m.testCaseFinished) {
-      const a = attempts.get(m.testCaseFinished.testCaseStartedId);
-      if (!a) continue;
-      const list = byPickle.get(a.pickleId) ?? [];
-      list.push({ worst: a.worst, ...(a.message ? { message: a.message } : {}) });
-      byPickle.set(a.pickleId, list);
-    }
-  }
+export function summarize(ndjsonOrRun: string | RunModel): RunSummary {
+  const run = typeof ndjsonOrRun === 'string' ? parseRun(ndjsonOrRun) : ndjsonOrRun;
   const scenarios: ScenarioResult[] = [];
-  for (const [pickleId, tries] of byPickle) {
-    const p = pickles.get(pickleId)!;
-    const last = tries.at(-1)!;
-    const failedBefore = tries.slice(0, -1).some((t) => FAILING.has(t.worst));
-    let verdict: Verdict = FAILING.has(last.worst) ? 'failed' : last.worst === 'SKIPPED' ? 'skipped' : 'passed';
-    if (verdict === 'passed' && failedBefore) verdict = 'flaky';
-    scenarios.push({ ...p, verdict, status: last.worst, attempts: tries.length, ...(last.message ? { message: last.message } : {}) });
+  for (const [pickleId, tries] of attemptsByPickle(run)) {
+    const p = run.pickles.get(pickleId);
+    const last = outcome(tries.at(-1)!);
+    scenarios.push({
+      name: p?.name ?? pickleId, uri: p?.uri ?? '', tags: p?.tags ?? [], verdict: verdict(tries), status: last.status,
+      attempts: tries.length, ...(last.step?.message ? { message: last.step.message } : {}),
+    });
   }
   const count = (v: Verdict) => scenarios.filter((s) => s.verdict === v).length;
   return { scenarios, passed: count('passed') + count('flaky'), failed: count('failed'), skipped: count('skipped'), flaky: count('flaky') };
