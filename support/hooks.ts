@@ -65,7 +65,8 @@ Before(function (this: RbeeWorld, { pickle }) {
   return undefined;
 });
 
-// Only the report-secrets test sets this: it records each stack's secrets so the test can grep for them.
+// Only the report-secrets test sets these: record each stack's secrets (and plant them in the service
+// logs) so the test can grep every report for them.
 const debugSecretsFile = process.env.RBEE_DEBUG_SECRETS_FILE;
 if (debugSecretsFile) {
   Before(function (this: RbeeWorld) {
@@ -73,7 +74,8 @@ if (debugSecretsFile) {
     this.theStack = async () => {
       const fresh = !this.stack;
       const stack = await start();
-      if (fresh) captureSecrets(debugSecretsFile, stack.secrets);
+      const plant = process.env.RBEE_DEBUG_PLANT_SECRETS === '1' ? [...stack.running.services.values()].map((s) => s.logFile) : [];
+      if (fresh) captureSecrets(debugSecretsFile, stack.secrets, plant);
       return stack;
     };
   });
@@ -85,10 +87,11 @@ After(async function (this: RbeeWorld, { result, pickle }) {
     this.attach(JSON.stringify(this.measurements, null, 2), { mediaType: 'application/json', fileName: 'measurements.json' });
   }
   const healErrors = this.nemesis ? await this.nemesis.healAll() : [];
-  // Pictures after healing, so the timeline shows when each fault was healed.
+  // Pictures after healing, so the timeline shows when each fault was healed. As a Buffer (base64 in the
+  // message stream): cucumber's HTML report shows images only when they are base64-encoded.
   const faults = this.nemesis?.timeline.records ?? [];
   for (const p of scenarioPictures(this.measurements, faults, { start: this.scenarioStartedAt, end: Date.now() })) {
-    this.attach(p.svg, { mediaType: SVG, fileName: p.fileName });
+    this.attach(Buffer.from(p.svg), { mediaType: SVG, fileName: p.fileName });
   }
   if (result?.status === Status.FAILED || healErrors.length) {
     const idTag = pickle.tags.map((t) => t.name).find((t) => SCENARIO_ID_RE.test(t));
