@@ -69,7 +69,7 @@ Then('within {int} seconds the hive no longer lists that worker', async function
   await eventually(async () => {
     expect((await stack.hive(v.hive).workers()).map((w) => w.worker_id)).to.not.include(v.workerId);
   }, { within: s * 1000, what: `${v.hive} to drop ${v.workerId}` });
-  this.measure('crashed worker dropped by hive', Date.now() - v.fault.appliedAt);
+  if (v.fault) this.measure('crashed worker dropped by hive', Date.now() - v.fault.appliedAt);
 });
 
 Then('within {int} seconds the queen no longer lists that worker', async function (this: RbeeWorld, s: number) {

@@ -79,12 +79,12 @@ try {
     },
     onLayer: (layersLoaded, layersTotal, bytes) => {
       state.vramBytes = bytes;
-      state.progress.push({ stage: 'loading_to_vram', layers_loaded: layersLoaded, layers_total: layersTotal });
+      state.progress.push({ stage: 'loading_to_vram', worker_id: args.workerId, layers_loaded: layersLoaded, layers_total: layersTotal });
     },
   });
   state.modelLoaded = true;
   if (state.phase === 'loading') state.phase = 'ready';
-  state.progress.push({ stage: 'ready' });
+  state.progress.push({ stage: 'ready', worker_id: args.workerId });
   state.progress.end();
   log.info('model loaded', {
     event: 'model.loaded',

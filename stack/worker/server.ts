@@ -9,9 +9,11 @@ import { createWorkerMetrics } from './metrics.ts';
 import { ReplayFeed } from './progress.ts';
 import { validateInferenceRequest } from './validate.ts';
 
+// Every event names the worker (an extension of the contract's shape) so a client watching several
+// workers load can tell their streams apart.
 export type LoadEvent =
-  | { stage: 'loading_to_vram'; layers_loaded: number; layers_total: number }
-  | { stage: 'ready' };
+  | { stage: 'loading_to_vram'; worker_id: string; layers_loaded: number; layers_total: number }
+  | { stage: 'ready'; worker_id: string };
 
 export interface WorkerState {
   /** `stopping` once a shutdown began: no new jobs, running ones finish. */
