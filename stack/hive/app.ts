@@ -2,7 +2,7 @@
 // and the store. main.ts runs it as a process; tests build it in-process with their own config.
 
 import { Service, SseWriter, HttpError, type Ctx } from '../shared/http.ts';
-import { RangeChecker, requireShape, isValidModelRef } from '../shared/validate.ts';
+import { RangeChecker, requireShape, isValidModelRef, isHttpUrl } from '../shared/validate.ts';
 import { VERSION } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import type { HiveConfig } from './config.ts';
@@ -251,11 +251,3 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
   };
 }
 
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}

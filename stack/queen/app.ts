@@ -3,7 +3,7 @@
 
 import { callJson, DownstreamError } from '../shared/downstream.ts';
 import { HttpError, Service } from '../shared/http.ts';
-import { RangeChecker, requireShape } from '../shared/validate.ts';
+import { RangeChecker, requireShape, isHttpUrl } from '../shared/validate.ts';
 import { VERSION } from '../shared/config.ts';
 import type { Logger } from '../shared/log.ts';
 import type { QueenConfig } from './config.ts';
@@ -252,14 +252,6 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
   };
 }
 
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'http:' || u.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -56,3 +56,13 @@ export const MODEL_REF_RE = /^[A-Za-z0-9_./:-]{1,512}$/;
 export function isValidModelRef(ref: string): boolean {
   return MODEL_REF_RE.test(ref) && !ref.includes('..');
 }
+
+/** An absolute http(s) URL (a hive or worker address). */
+export function isHttpUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}

@@ -5,6 +5,8 @@
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import assert from 'node:assert/strict';
+import { HttpError } from '../../stack/shared/http.ts';
 import type { Logger, LogFields } from '../../stack/shared/log.ts';
 
 export interface CapturedLog {
@@ -141,4 +143,15 @@ export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The HttpError a validation call throws (fails the test when it does not throw one). */
+export function thrownHttpError(fn: () => unknown): HttpError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof HttpError, `expected HttpError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a throw');
 }

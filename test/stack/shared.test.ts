@@ -9,19 +9,10 @@ import { request } from 'undici';
 import { Service, SseWriter, HttpError, retryable, safeEqual, toPrometheusText, exemplarLabels, MAX_BODY_BYTES } from '../../stack/shared/http.ts';
 import { requireShape, RangeChecker, isValidModelRef } from '../../stack/shared/validate.ts';
 import { encodeModelHeader, parseModelHeader, readModelHeader, modelBytes, sha256Hex, MODEL_HEADER_MAX_BYTES } from '../../stack/shared/model-file.ts';
-import { memoryLogger, parseSse } from './proc-helpers.ts';
+import { memoryLogger, parseSse, thrownHttpError as thrown } from './proc-helpers.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-function thrown(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof HttpError, `expected HttpError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a throw');
-}
 
 describe('toPrometheusText', () => {
   const om = [

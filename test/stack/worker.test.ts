@@ -24,17 +24,8 @@ import { parseDeadline } from '../../stack/worker/server.ts';
 import { DownstreamError } from '../../stack/shared/downstream.ts';
 import { DEFAULT_MODELS } from '../../stack/hub/catalog.ts';
 import { downloadPath } from '../../stack/hub/catalog.ts';
-import { memoryLogger, parseSse, startFakeHive, startTs, until, type Child, type FakeHive } from './proc-helpers.ts';
+import { memoryLogger, parseSse, startFakeHive, startTs, thrownHttpError as httpError, until, type Child, type FakeHive } from './proc-helpers.ts';
 
-function httpError(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof HttpError, `expected HttpError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a throw');
-}
 
 describe('worker command line', () => {
   const good = ['--worker-id', 'w-1', '--model', '/m/x.gguf', '--model-ref', 'hf:a/b', '--backend', 'cpu', '--device', '0', '--port', '8081', '--callback-url', 'http://127.0.0.1:9200/v1/workers/ready'];
