@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../../lib/observe/eventually.ts';
 import { readFileSync } from 'node:fs';
 import { makeSecrets } from '../../lib/stack/secrets.ts';
 import { StackSpecBuilder } from '../../lib/stack/spec.ts';
@@ -52,12 +53,7 @@ test('a child process over the limit is OOM-killed while its container lives on'
     const { pid } = (await getJson(`${hive.url}/hog`)) as { pid: number };
     const event = await stack.waitForOom('hive-a', 20_000, since);
     assert.ok(event, 'oom event for the hive container');
-    let alive = true;
-    for (let i = 0; i < 50 && alive; i++) {
-      alive = await hive.childAlive(pid);
-      if (alive) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.equal(alive, false, 'the hog child was killed');
+    await eventually(async () => assert.equal(await hive.childAlive(pid), false, 'the hog child was killed'), { within: 5000, what: 'the hog child to be gone' });
     assert.equal(hive.running(), true, 'the container (its main process) survived');
     assert.equal((await getJson(`${hive.url}/health`)).status, 'ok');
     assert.match(readFileSync(hive.logFile, 'utf8'), /"event":"hog.exited".*"signal":"SIGKILL"/);

@@ -4,6 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../../lib/observe/eventually.ts';
 import { execFileSync } from 'node:child_process';
 import { activePartitions, heal, partition, partitionWorker } from '../../lib/docker/netns.ts';
 import { makeSecrets } from '../../lib/stack/secrets.ts';
@@ -102,10 +103,7 @@ test('a hive is cut from a worker in its own container, while other containers s
     const W = 8150;
     await getJson(`${hive.url}/spawn-peer?port=${W}`);
     const worker = `http://${hive.ip}:${W}`; // the harness reaches the "worker" at the hive's address
-    for (let i = 0; i < 50; i++) {
-      if (await fetch(`${worker}/health`).then((r) => r.ok, () => false)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(async () => assert.ok((await fetch(`${worker}/health`)).ok), { within: 5000, what: 'the peer "worker" to answer' });
     const probe = (from: string, to: string): Promise<Probe> => getJson(`${from}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
     assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, true, 'hive → worker before');
 

@@ -5,6 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { eventually } from '../../lib/observe/eventually.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerRuntime } from '../../lib/docker/docker-runtime.ts';
@@ -54,23 +55,17 @@ test('hub and hive start healthy in containers, log to files, and leave nothing 
       const H = { authorization: `Bearer ${secrets.serviceToken}`, 'content-type': 'application/json' };
       const spawned = await fetch(`${hive.url}/v1/workers/spawn`, { method: 'POST', headers: H, body: JSON.stringify({ model_ref: spec.hives[0]!.model, backend: 'cpu', device: 0 }) });
       assert.equal(spawned.status, 200, await spawned.clone().text());
-      let worker: { pid: number; url: string; state: string } | undefined;
-      for (let i = 0; i < 150 && worker?.state !== 'idle'; i++) {
-        worker = (await getJson(`${hive.url}/v1/workers/list`, secrets.serviceToken).catch(() => ({ workers: [] }))).workers?.[0];
-        if (worker?.state !== 'idle') await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(worker?.state, 'idle', `worker never became idle: ${JSON.stringify(worker)}`);
+      const worker: { pid: number; url: string; state: string } = await eventually(async () => {
+        const w = (await getJson(`${hive.url}/v1/workers/list`, secrets.serviceToken)).workers?.[0];
+        assert.equal(w?.state, 'idle', `worker: ${JSON.stringify(w)}`);
+        return w;
+      }, { within: 15_000, every: 100, what: 'the spawned worker to be idle' });
       assert.match(worker.url, /^http:\/\/hive-a:81\d\d$/, 'workers advertise the hive alias');
       const wh = await getJson(`${stack.harnessUrl(worker.url)}/health`);
       assert.equal(wh.status, 'healthy');
       assert.equal(await hive.childAlive(worker.pid), true);
       await hive.signalChild(worker.pid, 'SIGKILL');
-      let alive = true;
-      for (let i = 0; i < 50 && alive; i++) {
-        alive = await hive.childAlive(worker.pid);
-        if (alive) await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(alive, false, 'the worker died of the signal');
+      await eventually(async () => assert.equal(await hive.childAlive(worker.pid), false, 'the worker died of the signal'), { within: 5000, what: 'the worker to die' });
       assert.equal(hive.running(), true, 'the hive itself is unaffected');
 
       // A worker outside the hive: its own container, loading the model the hive downloaded.
@@ -79,13 +74,12 @@ test('hub and hive start healthy in containers, log to files, and leave nothing 
       assert.ok(local?.startsWith('/data/'), `model path inside the hive: ${local}`);
       const ext = await stack.startExternalWorker({ workerId: 'worker-ext', hive: 'hive-a', modelRef: spec.hives[0]!.model, hiveModelPath: local! });
       assert.equal((await getJson(`${ext.url}/health`)).status, 'healthy');
-      let listed: { state: string; url: string; external: boolean } | undefined;
-      for (let i = 0; i < 100 && listed?.state !== 'idle'; i++) {
+      const listed = await eventually(async () => {
         const ws = (await getJson(`${hive.url}/v1/workers/list`, secrets.serviceToken)).workers as Array<{ worker_id: string; state: string; url: string; external: boolean }>;
-        listed = ws.find((w) => w.worker_id === 'worker-ext');
-        if (listed?.state !== 'idle') await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(listed?.state, 'idle', `the hive lists the external worker: ${JSON.stringify(listed)}`);
+        const w = ws.find((x) => x.worker_id === 'worker-ext');
+        assert.equal(w?.state, 'idle', `the hive lists the external worker: ${JSON.stringify(w)}`);
+        return w!;
+      }, { within: 10_000, every: 100, what: 'the external worker to be idle' });
       assert.equal(listed.url, 'http://worker-ext:8100');
       assert.equal(listed.external, true);
     }
