@@ -492,11 +492,11 @@ describe('worker process end to end', () => {
       }
       const progressEvents = parseSse(await progress.body.text()) as any[];
       assert.equal(progressEvents.at(-1), '[DONE]');
-      assert.deepEqual(progressEvents.at(-2), { stage: 'ready' });
+      assert.deepEqual(progressEvents.at(-2), { stage: 'ready', worker_id: 'w-e2e' });
       const layers = progressEvents.filter((e) => e.stage === 'loading_to_vram');
       assert.equal(layers.length, TINY.layers);
       assert.deepEqual(layers.map((e) => e.layers_loaded), Array.from({ length: TINY.layers }, (_, i) => i + 1));
-      assert.ok(layers.every((e) => e.layers_total === TINY.layers));
+      assert.ok(layers.every((e) => e.layers_total === TINY.layers && e.worker_id === 'w-e2e'));
 
       // Ready callback with the token and the contract fields; heartbeats follow to the callback's origin.
       await w.waitFor((l) => l.event === 'worker.ready_callback_sent');
