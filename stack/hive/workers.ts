@@ -201,6 +201,9 @@ export class WorkerManager {
   private onExit(e: Entry, child: ChildProcess | null, code: number | null, signal: string | null, err?: Error): void {
     if (e.child !== child) return; // an older process of a worker that has been restarted since
     e.child = null;
+    // The process is gone: forget its pid now, so the monitor's "adopted worker died" check cannot
+    // report this same exit a second time while a restart is being prepared.
+    e.info.pid = null;
     if (this.workers.get(e.info.worker_id) !== e) return;
     const log = this.workerLog(e);
     const cause = describeExit(code, signal, err);
@@ -498,7 +501,7 @@ export class WorkerManager {
     const now = Date.now();
     const c = this.cfg;
     // Adopted workers are not our children: their exit is noticed here instead of by an event.
-    if (!e.child && !e.info.external && e.info.pid !== null && e.info.state !== 'stopping' && !pidAlive(e.info.pid)) {
+    if (!e.child && !e.info.external && e.info.pid !== null && e.info.state !== 'stopping' && e.info.state !== 'crashed' && !pidAlive(e.info.pid)) {
       this.onExit(e, null, null, null, new Error('process is gone'));
       return;
     }
