@@ -8,6 +8,8 @@ import type { TaskRequest } from '../lib/clients/rbee.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { Stack } from '../lib/stack/stack.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { holdsFor } from '../lib/observe/eventually.ts';
+import { formatTimeline, mergeTimeline } from '../lib/observe/logs.ts';
 
 const validTask = (): TaskRequest => ({ model: DEFAULT_MODEL, prompt: 'hello bees', max_tokens: 4 });
 
@@ -42,6 +44,21 @@ Given('a snapshot of the hive {string} workers and the worker job counters', asy
 
 Then('the hive {string} workers and the worker job counters are unchanged', async function (this: RbeeWorld, hive: string) {
   expect(await stateSnapshot(await this.theStack(), hive)).to.deep.equal(this.recall('snapshot'));
+});
+
+// The queen must refuse bad input itself: a job it let through to a hive (acquire) or a worker (which then
+// refused it with the same error) leaves the same answer and the same counters, but log lines with the
+// request's correlation id on the hive and the worker (contract §0: every hop logs the id it was given).
+Then('no hive or worker logged anything for correlation id {string}', async function (this: RbeeWorld, cid: string) {
+  const stack = await this.theStack();
+  // Log lines reach their files through a pipe, so "none" must hold for a moment, not just once.
+  await holdsFor(() => {
+    const seen = stack.logs().filter((l) => l.service !== 'queen' && l.correlation_id === cid);
+    if (seen.length) {
+      const what = [...new Set(seen.map((l) => `${l.service} ${l.event ?? l.msg}`))].join(', ');
+      throw new Error(`the job was refused, yet it went past the queen: ${seen.length} hive/worker log line(s) carry ${cid} (${what})\n${formatTimeline(mergeTimeline(seen))}`);
+    }
+  }, { during: 300, every: 50, what: `no hive or worker log line for ${cid}` });
 });
 
 When('a client submits a job with {} and correlation id {string}', async function (this: RbeeWorld, changes: string, cid: string) {

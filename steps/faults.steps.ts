@@ -67,7 +67,8 @@ Then('within {int} seconds the hive no longer lists that worker', async function
   const stack = await this.theStack();
   const v = this.recall<Victim>('victim');
   await eventually(async () => {
-    expect((await stack.hive(v.hive).workers()).map((w) => w.worker_id)).to.not.include(v.workerId);
+    const still = (await stack.hive(v.hive).workers()).find((w) => w.worker_id === v.workerId);
+    expect(still, `${v.hive} still lists the killed worker ${v.workerId} (state ${still?.state})`).to.equal(undefined);
   }, { within: s * 1000, what: `${v.hive} to drop ${v.workerId}` });
   if (v.fault) this.measure('crashed worker dropped by hive', Date.now() - v.fault.appliedAt);
 });
@@ -77,7 +78,8 @@ Then('within {int} seconds the queen no longer lists that worker', async functio
   const v = this.recall<Victim>('victim');
   await eventually(async () => {
     const r = await stack.queen.workers();
-    expect(r.json.workers.map((w: any) => w.worker_id), `the queen's worker list`).to.not.include(v.workerId);
+    const still = r.json.workers.find((w: any) => w.worker_id === v.workerId);
+    expect(still, `the queen still lists the killed worker ${v.workerId} (${JSON.stringify(still)})`).to.equal(undefined);
   }, { within: s * 1000, what: `the queen to drop ${v.workerId}` });
   this.measure('crashed worker dropped by queen', Date.now() - v.fault.appliedAt);
 });

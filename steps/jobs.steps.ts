@@ -66,7 +66,9 @@ Then('the response carries correlation id {string}', async function (this: RbeeW
   expect(this.job.headers['x-correlation-id'], 'x-correlation-id response header').to.equal(cid);
   const result = await this.job.done();
   const narration = result.events.map((e) => e.data).filter((e) => e.type === 'narration');
-  expect(narration.map((e) => e.correlation_id), 'correlation_id of the narration events').to.satisfy((ids: string[]) => ids.length > 0 && ids.every((id) => id === cid));
+  expect(narration.length, 'narration events in the stream').to.be.above(0);
+  const wrong = narration.filter((e) => e.correlation_id !== cid).map((e) => `${e.actor ?? '?'} narration carries correlation_id ${JSON.stringify(e.correlation_id)}`);
+  expectNoProblems(wrong, `narration events that do not carry the request's correlation id ${cid}`);
 });
 
 Then('the job took less than {int} seconds', async function (this: RbeeWorld, s: number) {
@@ -92,6 +94,6 @@ Then('the job ran on a worker of {string} spawned with {string}', async function
   expect(this.job.dispatch?.node_name).to.equal(hive);
   const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === this.job.dispatch?.worker_id);
   expect(w, `${hive} lists the worker ${this.job.dispatch?.worker_id}`).to.not.equal(undefined);
-  expect(w!.model_ref).to.equal(model);
+  expect(w!.model_ref, `model_ref of the worker ${w!.worker_id} in ${hive}'s list`).to.equal(model);
   expect(w!.external, 'the worker was spawned by the hive, not started outside').to.equal(false);
 });

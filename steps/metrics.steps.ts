@@ -40,6 +40,39 @@ Then('the metrics moved by exactly:', async function (this: RbeeWorld, table: Da
   expectNoProblems(wrong, 'metrics that moved by the wrong amount');
 });
 
+/** `rbee_` gauges of a scrape, keyed by name and labels (the TYPE lines say which metrics are gauges). */
+function rbeeGauges(text: string, samples: Sample[]): Map<string, number> {
+  const gauges = new Set([...text.matchAll(/^# TYPE (rbee_\S+) gauge$/gm)].map((m) => m[1]!));
+  return new Map(samples.filter((x) => gauges.has(x.name)).map((x) => [`${x.name}${JSON.stringify(x.labels)}`, x.value]));
+}
+
+// Contract §0: gauges reflect current state, never incremented per scrape. With the stack at rest, two
+// scrapes in a row must read the same, and the hive's worker gauge must match the hive's own list.
+Then('two scrapes in a row read the same gauges, and the hive\'s worker gauge matches its worker list', async function (this: RbeeWorld) {
+  const stack = await this.theStack();
+  await this.job.done();
+  const hiveName = stack.hiveNames[0]!;
+  const [worker] = await stack.hive(hiveName).workers();
+  const clients = { queen: stack.queen, hive: stack.hive(hiveName), ...(worker ? { worker: stack.worker(worker.url) } : {}) };
+  const problems: string[] = [];
+  for (const [role, client] of Object.entries(clients)) {
+    const a = await client.metrics();
+    const b = await client.metrics();
+    const ga = rbeeGauges(a.text, a.samples);
+    const gb = rbeeGauges(b.text, b.samples);
+    for (const [k, v] of ga) if (gb.get(k) !== v) problems.push(`${role} gauge ${k} read ${v}, then ${gb.get(k)} on the next scrape with nothing happening`);
+  }
+  const listed = await stack.hive(hiveName).workers();
+  const samples = (await stack.hive(hiveName).metrics()).samples;
+  const states = new Set([...listed.map((w) => w.state as string), ...samples.filter((x) => x.name === 'rbee_hive_workers').map((x) => x.labels.state!)]);
+  for (const state of states) {
+    const gauge = metricValue(samples, 'rbee_hive_workers', { state });
+    const count = listed.filter((w) => w.state === state).length;
+    if (gauge !== count) problems.push(`rbee_hive_workers{state="${state}"} is ${gauge}, but ${hiveName} lists ${count} ${state} worker(s)`);
+  }
+  expectNoProblems(problems, 'gauges that do not reflect the current state');
+});
+
 Then('the OpenMetrics exemplars of {string} and {string} carry correlation id {string}', async function (this: RbeeWorld, a: string, b: string, cid: string) {
   const om = await scrapeRoles(await this.theStack(), true);
   for (const role of [a, b]) {

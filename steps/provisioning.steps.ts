@@ -11,7 +11,28 @@ import { expectNoProblems } from '../support/expect.ts';
 Given('the hive {string} does not have {string} in its catalog', async function (this: RbeeWorld, hive: string, model: string) {
   const stack = await this.theStack();
   const models = (await stack.hive(hive).models()).json?.models ?? [];
-  expect(models.map((m: any) => m.model_ref), `${hive}'s catalog`).to.not.include(model);
+  const entry = await stack.hub.model(model);
+  const refs = models.map((m: any) => m.model_ref);
+  for (const name of [entry.model_ref, ...entry.aliases]) expect(refs, `${hive}'s catalog`).to.not.include(name);
+});
+
+Given('the model hub serves a corrupted copy of {string}', async function (this: RbeeWorld, model: string) {
+  const stack = await this.theStack();
+  const entry = await stack.hub.model(model);
+  const r = await stack.hub.fault({ file: entry.file, corrupt: true });
+  expect(r.status, `hub fault knob: ${r.text}`).to.equal(200);
+});
+
+Then('the queen refuses the job with an error naming the checksum mismatch', async function (this: RbeeWorld) {
+  await this.job.answered();
+  if (!this.job.error) {
+    const result = await this.job.done();
+    const tokens = result.events.filter((e) => e.data?.type === 'token').length;
+    throw new Error(`the job ran (${this.job.status}, ${tokens} tokens) although the hub's file did not match its sha256: the hive used a model it had not verified`);
+  }
+  const { status, text, json } = this.job.error;
+  expect(status, `status of the refusal (body ${text})`).to.be.at.least(400);
+  expect(`${json?.error?.code ?? ''} ${json?.error?.message ?? ''}`, `the error should name the checksum mismatch (body ${text})`).to.match(/checksum|sha256/i);
 });
 
 Then('the hive {string} downloads the model\'s file from the hub', async function (this: RbeeWorld, hive: string) {
@@ -26,7 +47,11 @@ Then('the hive {string} downloads the model\'s file from the hub', async functio
   expect(r.json.download_id, 'the hive says the model is already cached: the download finished before it could be observed (lower the hub bandwidth)').to.not.equal('cached');
   const progress = await stack.hive(hive).downloadProgress(r.json.download_id);
   expect(progress.status, progress.error?.text).to.equal(200);
-  this.remembered.set('download', { id: r.json.download_id, result: await progress.result, entry });
+  const result = await progress.result;
+  this.remembered.set('download', { id: r.json.download_id, result, entry });
+  // Joining must not start a second transfer (contract §2: concurrent requests share one download).
+  const served = await stack.hub.requests(entry.file);
+  expect(served, `asking ${hive} for ${entry.model_ref} while it was downloading did not join that download: the hub was asked for ${entry.file} ${served} times`).to.equal(1);
 });
 
 Then('the download\'s progress stream goes {string}, {string} with a strictly increasing fraction, then {string}', function (this: RbeeWorld, _a: string, _b: string, _c: string) {
@@ -48,7 +73,8 @@ Then('the hive {string} lists {string} in its catalog with the hub\'s sha256', a
   const stack = await this.theStack();
   const entry = await stack.hub.model(model);
   const listed = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === model);
-  expect(listed, `${hive}'s catalog lists ${model}`).to.not.equal(undefined);
+  const all = ((await stack.hive(hive).models()).json?.models ?? []).map((m: any) => m.model_ref);
+  expect(listed, `${hive}'s catalog lists ${model} under its canonical ref (it lists: ${all.join(', ') || 'nothing'})`).to.not.equal(undefined);
   expect(listed.sha256).to.equal(entry.sha256);
   expect(listed.size_bytes).to.equal(entry.size_bytes);
 });

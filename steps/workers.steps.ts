@@ -30,12 +30,25 @@ When('a worker {string} is started outside the hive with a callback to {string}'
 
 Then('the hive {string} lists worker {string} as {string} and external', async function (this: RbeeWorld, hive: string, workerId: string, state: string) {
   const stack = await this.theStack();
-  await eventually(async () => {
-    const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
-    expect(w, `${hive} lists ${workerId}`).to.not.equal(undefined);
-    expect(w!.state, 'state').to.equal(state);
-    expect(w!.external, 'external').to.equal(true);
-  }, { within: 10_000, what: `${hive} to list ${workerId} as ${state}` });
+  try {
+    await eventually(async () => {
+      const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
+      expect(w, `${hive} lists ${workerId}`).to.not.equal(undefined);
+      expect(w!.state, 'state').to.equal(state);
+      expect(w!.external, 'external').to.equal(true);
+    }, { within: 10_000, what: `${hive} to list ${workerId} as ${state}` });
+  } catch (e) {
+    // Say how far the worker got: did it load, did it call back, did the hive hear it?
+    const own = stack.logs(workerId).filter((l) => l.event).map((l) => l.event);
+    const heard = stack.logs(hive).filter((l) => l.worker_id === workerId && l.event).map((l) => l.event);
+    const hint = own.includes('model.loaded') && !heard.length
+      ? own.includes('worker.ready_callback_sent')
+        ? ` — ${workerId} logged its ready callback as accepted, yet ${hive} logged nothing about it`
+        : ` — ${workerId} loaded its model but ${hive} never heard from it (no ready callback)`
+      : '';
+    if (e instanceof Error) e.message = `${e.message}${hint}\n  ${workerId} log events: ${own.join(', ') || '(none)'}\n  ${hive} log events for it: ${heard.join(', ') || '(none)'}`;
+    throw e;
+  }
 });
 
 Then('the queen lists worker {string} on {string} after the hive\'s next heartbeat', async function (this: RbeeWorld, workerId: string, hive: string) {

@@ -13,6 +13,7 @@ Feature: Bad input is rejected with a traceable error
     Then the answer is 400 "VALIDATION_FAILED" naming exactly the fields <fields>
     And the error carries correlation id "<cid>"
     And the hive "hive-a" workers and the worker job counters are unchanged
+    And no hive or worker logged anything for correlation id "<cid>"
 
     Examples:
       | changes                                                     | fields                              | cid          |
@@ -31,6 +32,8 @@ Feature: Bad input is rejected with a traceable error
     Then the answer is 422 "INVALID_REQUEST" naming the field "prompt"
     And the error carries correlation id "full-009-missing"
     And the hive "hive-a" workers and the worker job counters are unchanged
+    And no hive or worker logged anything for correlation id "full-009-json"
+    And no hive or worker logged anything for correlation id "full-009-missing"
 
   @FULL-009 @p1 @errors
   Scenario: A worker validates its own input too

@@ -13,5 +13,6 @@ Feature: Metrics and logs across components
       | worker  | rbee_worker_jobs_total               | outcome=completed                      | 1     |
       | worker  | rbee_worker_tokens_generated_total   |                                        | 7     |
       | hive    | rbee_hive_worker_crashes_total       |                                        | 0     |
+    And two scrapes in a row read the same gauges, and the hive's worker gauge matches its worker list
     And the OpenMetrics exemplars of "queen" and "worker" carry correlation id "full-010-trace"
     And the logs of every service for correlation id "full-010-trace" form one ordered timeline covering queen, hive and worker

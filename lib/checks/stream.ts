@@ -95,7 +95,11 @@ export function checkProgressStream(result: SseResult, terminal: 'complete' | 'e
   const ev = result.events.map((e) => e.data);
   const stages = ev.map((e) => e?.stage);
   if (stages[0] !== 'started') problems.push(`first stage is ${stages[0]}, expected started`);
-  if (stages.at(-1) !== terminal) problems.push(`last stage is ${stages.at(-1)}, expected ${terminal}`);
+  if (stages.at(-1) !== terminal) {
+    const last = ev.at(-1);
+    const why = last?.stage === 'error' ? ` (${[last.code, last.message].filter(Boolean).join(': ')})` : '';
+    problems.push(`last stage is ${stages.at(-1)}${why}, expected ${terminal}`);
+  }
   const middle = stages.slice(1, -1);
   if (terminal === 'complete' && (middle.length === 0 || middle.some((s) => s !== 'downloading'))) {
     problems.push(`between started and complete expected one or more downloading events, got: ${summarizeTypes(middle)}`);

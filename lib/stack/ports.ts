@@ -1,6 +1,8 @@
-// Free loopback ports for the process runtime. A port is found by binding port 0 (the kernel picks a
-// free one); ports handed out by this process are remembered so two stacks in one runner never share.
+// Free loopback ports for the process runtime. A port is found by binding a random candidate below the
+// kernel's ephemeral range (falling back to port 0, where the kernel picks one); ports handed out by this
+// process are remembered so two stacks in one runner never share.
 
+import fs from 'node:fs';
 import net from 'node:net';
 
 const handedOut = new Set<number>();
@@ -22,8 +24,33 @@ export async function isPortFree(port: number): Promise<boolean> {
   return (await tryBind(port)) === port;
 }
 
-/** One free port on 127.0.0.1 not yet handed out by this process. */
+/**
+ * The kernel's ephemeral range (source ports of outgoing connections). A port handed out from it may be
+ * taken by some connection's source port between the check and the service's own bind (EADDRINUSE at
+ * start-up), so services get ports below it.
+ */
+export function ephemeralLow(): number {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 25000 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+const SINGLE_LOW = 10000;
+const BLOCK_LOW = 20000;
+
+/** One free port on 127.0.0.1 not yet handed out by this process (below the ephemeral range when it can). */
 export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const candidate = SINGLE_LOW + Math.floor(Math.random() * (BLOCK_LOW - SINGLE_LOW));
+    if (handedOut.has(candidate)) continue;
+    if ((await tryBind(candidate)) === candidate) {
+      handedOut.add(candidate);
+      return candidate;
+    }
+  }
   for (let i = 0; i < 50; i++) {
     const p = await tryBind(0);
     if (p && !handedOut.has(p)) {
@@ -31,13 +58,14 @@ export async function freePort(): Promise<number> {
       return p;
     }
   }
-  throw new Error('could not find a free loopback port after 50 attempts');
+  throw new Error('could not find a free loopback port after 100 attempts');
 }
 
-/** A block of `size` consecutive free ports (a hive's worker port range). Random base in 20000–59999. */
+/** A block of `size` consecutive free ports (a hive's worker port range). Random base from 20000 up to the ephemeral range. */
 export async function freePortBlock(size: number, random: () => number = Math.random): Promise<[number, number]> {
+  const span = Math.max(ephemeralLow() - BLOCK_LOW, size * 4);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(random() * (40000 - size));
+    const base = BLOCK_LOW + Math.floor(random() * (span - size));
     let ok = true;
     for (let p = base; p < base + size && ok; p++) {
       ok = !handedOut.has(p) && (await isPortFree(p));

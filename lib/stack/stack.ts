@@ -96,13 +96,58 @@ export class Stack {
       ids.push(r.json.worker_id);
     }
     if (!ids.length) return [];
-    return eventually(async () => {
-      const workers = await hive.workers();
-      const mine = workers.filter((w) => ids.includes(w.worker_id));
-      const notIdle = ids.filter((id) => mine.find((w) => w.worker_id === id)?.state !== 'idle');
-      if (notIdle.length) throw new Error(`not idle yet: ${notIdle.map((id) => `${id}=${mine.find((w) => w.worker_id === id)?.state ?? 'absent'}`).join(', ')}`);
-      return mine;
-    }, { within: withinMs, every: 100, what: `${count} worker(s) on ${hiveName} to be idle` });
+    // Each worker's states as the hive listed them over time, so a timeout says how it got where it is.
+    const t0 = Date.now();
+    const history = new Map<string, string[]>(ids.map((id) => [id, []]));
+    const note = (id: string, state: string) => {
+      const h = history.get(id)!;
+      if (h.at(-1)?.startsWith(`${state}@`)) return;
+      h.push(`${state}@${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    };
+    try {
+      return await eventually(async () => {
+        const workers = await hive.workers();
+        const mine = workers.filter((w) => ids.includes(w.worker_id));
+        for (const id of ids) note(id, mine.find((w) => w.worker_id === id)?.state ?? 'absent');
+        const notIdle = ids.filter((id) => mine.find((w) => w.worker_id === id)?.state !== 'idle');
+        if (notIdle.length) throw new Error(`not idle yet: ${notIdle.map((id) => `${id}=${mine.find((w) => w.worker_id === id)?.state ?? 'absent'}`).join(', ')}`);
+        return mine;
+      }, { within: withinMs, every: 100, what: `${count} worker(s) on ${hiveName} to be idle` });
+    } catch (e) {
+      if (e instanceof Error) {
+        const { text, hints } = this.workerStories(hiveName, ids, history);
+        // The closing summary shows only the first line: the hint goes there, the stories below it.
+        e.message = `${e.message}${hints.length ? ` — ${hints.join('; ')}` : ''}\n${text}`;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * For a start-up that failed: what each worker went through, as the hive listed it and as the logs of
+   * the hive and the worker tell it (the stack is torn down right after, so this is all that is left).
+   */
+  private workerStories(hiveName: string, ids: string[], history: Map<string, string[]>): { text: string; hints: string[] } {
+    let lines: LogLine[] = [];
+    try {
+      lines = this.logs(hiveName);
+    } catch {
+      /* no log file: the states alone */
+    }
+    const hints: string[] = [];
+    const text = ids.map((id) => {
+      const mine = lines.filter((l) => l.worker_id === id);
+      const events = mine.filter((l) => l.event).map((l) => `${l.service}:${l.event}${l.level === 'warn' || l.level === 'error' ? ` (${l.msg})` : ''}`);
+      const has = (ev: string) => mine.some((l) => l.event === ev);
+      const wasLoading = (history.get(id) ?? []).some((h) => h.startsWith('loading@'));
+      const hint =
+        has('worker.ready_callback_sent') && wasLoading ? `${id}: the worker says its ready callback was accepted, yet the hive kept it loading`
+        : has('model.loaded') && !has('worker.ready_callback_sent') ? `${id}: the worker loaded its model but logged no accepted ready callback`
+        : '';
+      if (hint) hints.push(hint);
+      return `  ${id}: hive listed it ${(history.get(id) ?? []).join(' → ') || '(never)'}; log events: ${events.join(', ') || '(none)'}`;
+    }).join('\n');
+    return { text, hints };
   }
 
   /** Ready means ready for clients: the queen lists the hives as available and their workers as idle. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { freePort, freePortBlock, isPortFree } from '../../lib/stack/ports.ts';
+import { ephemeralLow, freePort, freePortBlock, isPortFree } from '../../lib/stack/ports.ts';
 
 test('free ports are distinct and bindable', async () => {
   const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
@@ -10,16 +10,23 @@ test('free ports are distinct and bindable', async () => {
 });
 
 test('a port in use is not free, and a block skips it', async () => {
+  // Occupy a port inside the range blocks are taken from (20000 up to the ephemeral range).
   const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const used = (srv.address() as net.AddressInfo).port;
+  let used = 0;
+  for (let p = 20000 + Math.floor(Math.random() * 5000); !used; p++) {
+    used = await new Promise<number>((resolve) => {
+      srv.once('error', () => resolve(0));
+      srv.listen(p, '127.0.0.1', () => resolve(p));
+    });
+  }
   assert.equal(await isPortFree(used), false);
   // Force the first candidate block to contain the used port: the allocator must move on.
+  const span = Math.max(ephemeralLow() - 20000, 8 * 4);
   let first = true;
   const random = () => {
     if (first) {
       first = false;
-      return (used - 2 - 20000) / (40000 - 8);
+      return (used - 2 - 20000) / (span - 8);
     }
     return Math.random();
   };
