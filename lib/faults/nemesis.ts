@@ -25,8 +25,13 @@ export class Nemesis {
   /** SIGKILL a worker process that a hive started. */
   async crashWorker(hive: string, workerId: string): Promise<FaultRecord> {
     const w = await this.findWorker(hive, workerId);
+    // Taken before the signal: sending it may take a while (an exec in the docker runtime), and
+    // detection latencies are measured from here.
+    const sentAt = Date.now();
     await this.stack.service(hive).signalChild(w.pid!, 'SIGKILL');
-    return this.timeline.applied('crash', `worker ${workerId} on ${hive}`, undefined, `SIGKILL pid ${w.pid}`);
+    const record = this.timeline.applied('crash', `worker ${workerId} on ${hive}`, undefined, `SIGKILL pid ${w.pid}`);
+    record.appliedAt = sentAt;
+    return record;
   }
 
   /** SIGSTOP a worker; the heal sends SIGCONT and waits until its /health answers again. */
