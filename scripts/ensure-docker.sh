@@ -64,9 +64,7 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 [ $# -eq 0 ] || fail "unknown argument: $1 (use no argument or --stop)"
 
-command -v docker >/dev/null || fail "the docker client is not installed (needed for 'docker info')"
-
-if engine_answers; then
+if command -v docker >/dev/null && engine_answers; then
   echo "ensure-docker: engine answers ($(docker info --format '{{.ServerVersion}} {{.CgroupVersion}}' 2>/dev/null))"
   exit 0
 fi
@@ -76,12 +74,15 @@ if [ -n "${DOCKER_HOST:-}" ] && [[ "$DOCKER_HOST" != unix://* ]]; then
   fail "DOCKER_HOST=$DOCKER_HOST does not answer: $(docker info 2>&1 | tail -n 1)"
 fi
 
-if ! command -v dockerd >/dev/null; then
+if ! command -v dockerd >/dev/null || ! command -v iptables >/dev/null; then
   command -v apt-get >/dev/null || fail "dockerd is missing and apt-get is not available to install it"
   echo "ensure-docker: installing docker.io iptables with apt-get"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io iptables >/tmp/rbee-docker-apt.log 2>&1 ||
+  # A fresh machine's package lists may be empty or old: update them first.
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io iptables; } >/tmp/rbee-docker-apt.log 2>&1 ||
     fail "apt-get install docker.io iptables failed: $(tail -n 2 /tmp/rbee-docker-apt.log | tr '\n' ' ')"
 fi
+command -v docker >/dev/null || fail "the docker client is not installed (docker.io provides it)"
 
 if ! our_pid >/dev/null; then
   echo "ensure-docker: starting dockerd (log: $LOG)"
