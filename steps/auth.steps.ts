@@ -57,8 +57,7 @@ for (const role of ['hive', 'worker'] as const) {
 }
 
 Given('the hive {string} is given a wrong service token', function (this: RbeeWorld, hive: string) {
-  if (this.stack) throw new Error('configure the hive before the stack starts');
-  this.spec.hiveEnvFor(hive, { LLORCH_API_TOKEN: `wrong-${Date.now().toString(36)}-token` }).hiveNotExpectedToJoin(hive);
+  this.configure().hiveEnvFor(hive, { LLORCH_API_TOKEN: `wrong-${Date.now().toString(36)}-token` }).hiveNotExpectedToJoin(hive);
 });
 
 Then('for {int} heartbeat intervals the queen does not list the hive {string}', async function (this: RbeeWorld, n: number, hive: string) {

@@ -32,8 +32,7 @@ async function spawnAtOnce(world: RbeeWorld, hive: string, n: number): Promise<v
 }
 
 Given('every hive may run at most {int} workers', function (this: RbeeWorld, n: number) {
-  if (this.stack) throw new Error('configure hives before the stack starts');
-  this.spec.hiveEnv({ RBEE_MAX_WORKERS: String(n) });
+  this.configure().hiveEnv({ RBEE_MAX_WORKERS: String(n) });
 });
 
 When('the hive {string} spawns {int} workers at once', async function (this: RbeeWorld, hive: string, n: number) {

@@ -12,8 +12,7 @@ import type { RbeeWorld } from '../support/world.ts';
 import { expectNoProblems } from '../support/expect.ts';
 
 Given('the hive {string} may run at most {int} workers', function (this: RbeeWorld, hive: string, n: number) {
-  if (this.stack) throw new Error('configure the hive before the stack starts');
-  this.spec.hiveEnvFor(hive, { RBEE_MAX_WORKERS: String(n) });
+  this.configure().hiveEnvFor(hive, { RBEE_MAX_WORKERS: String(n) });
 });
 
 async function submitAtOnce(world: RbeeWorld, n: number, model: string, maxTokens: number): Promise<void> {

@@ -3,6 +3,7 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { Job } from '../lib/clients/job.ts';
+import { refusalOf } from '../lib/clients/http.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import type { TaskRequest } from '../lib/clients/rbee.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
@@ -74,8 +75,7 @@ When('a client submits a job without {string} and correlation id {string}', asyn
 async function submitBad(world: RbeeWorld, task: TaskRequest, cid: string): Promise<void> {
   const job = await Job.submit((await world.theStack()).queen, task, { correlationId: cid });
   world.jobs.push(job);
-  if (!job.error) job.abort();
-  world.response = job.error ?? { status: job.status, headers: job.headers, text: '(an event stream)', json: undefined, ms: 0 };
+  world.response = refusalOf(job);
 }
 
 When('a client sends the body {string} to the queen\'s task route with correlation id {string}', async function (this: RbeeWorld, body: string, cid: string) {
@@ -86,8 +86,7 @@ When('a client sends the worker an inference request with max_tokens {int} and t
   const stack = await this.theStack();
   const [w] = await stack.hive(stack.hiveNames[0]!).workers();
   const res = await stack.worker(w!.url).inference({ job_id: 'full-009-direct', prompt: 'hi', max_tokens: maxTokens, top_p: topP }, { headers: { 'x-correlation-id': cid } });
-  if (!res.error) res.abort();
-  this.response = res.error ?? { status: res.status, headers: res.headers, text: '(an event stream)', json: undefined, ms: 0 };
+  this.response = refusalOf(res);
 });
 
 function answer(world: RbeeWorld) {

@@ -16,8 +16,7 @@ interface Victim {
 }
 
 Given('workers generate one token every {int} ms', function (this: RbeeWorld, ms: number) {
-  if (this.stack) throw new Error('configure workers before the stack starts');
-  this.spec.workerEnv({ MOCK_TOKEN_DELAY_MS: String(ms) });
+  this.configure().workerEnv({ MOCK_TOKEN_DELAY_MS: String(ms) });
 });
 
 When('the job has streamed {int} tokens', async function (this: RbeeWorld, n: number) {

@@ -4,6 +4,7 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { Job } from '../lib/clients/job.ts';
+import { refusalOf } from '../lib/clients/http.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import type { SseEvent } from '../lib/clients/sse.ts';
 import { checkCompletedStream, shapeOf } from '../lib/checks/stream.ts';
@@ -25,13 +26,9 @@ interface Operation {
   progress(e: any): number | undefined;
 }
 
-function configuring(world: RbeeWorld): void {
-  if (world.stack) throw new Error('configure the stack before the first step that uses it');
-}
 
 Given('workers take {int} ms to load a model', function (this: RbeeWorld, ms: number) {
-  configuring(this);
-  this.spec.workerEnv({ MOCK_LOAD_MS: String(ms) });
+  this.configure().workerEnv({ MOCK_LOAD_MS: String(ms) });
 });
 
 When('the operation {string} is started for {string}', async function (this: RbeeWorld, operation: string, model: string) {
@@ -101,9 +98,8 @@ Then('the terminal reply {string} arrives within {int} seconds', function (this:
 });
 
 Given('the queen\'s circuit breaker opens after {int} failures and cools down for {int} seconds', function (this: RbeeWorld, n: number, s: number) {
-  configuring(this);
   // Heartbeat silence must not be what marks the hive unavailable here: the breaker is under test.
-  this.spec.timings({ cbFailures: n, cbCooldownMs: s * 1000, hiveTimeoutMs: 60_000 });
+  this.configure().timings({ cbFailures: n, cbCooldownMs: s * 1000, hiveTimeoutMs: 60_000 });
 });
 
 When('the queen fails to reach {string} {int} times', async function (this: RbeeWorld, hive: string, n: number) {
@@ -136,16 +132,15 @@ Then('a new job fails fast with 503 {string}', async function (this: RbeeWorld, 
   const t0 = performance.now();
   const job = await Job.submit((await this.theStack()).queen, { model: DEFAULT_MODEL, prompt: 'fast?', max_tokens: 2 }, { });
   const ms = performance.now() - t0;
-  if (!job.error) job.abort();
-  expect(job.error?.status, `answer ${job.status} ${job.error?.text ?? '(a stream)'}`).to.equal(503);
-  expect(job.error!.json?.error?.code).to.equal(code);
+  const answer = refusalOf(job);
+  expect(answer.status, `answer: ${answer.text}`).to.equal(503);
+  expect(answer.json?.error?.code, answer.text).to.equal(code);
   this.measure('fail-fast answer', ms);
   expect(ms, 'ms to the refusal (an open circuit must not wait for the hive)').to.be.below(1000);
 });
 
 Given('the hive {string} restarts crashed workers at most {int} times', function (this: RbeeWorld, hive: string, n: number) {
-  configuring(this);
-  this.spec.hiveEnvFor(hive, { RBEE_RESTART_POLICY: 'on-crash', RBEE_MAX_RESTARTS: String(n) });
+  this.configure().hiveEnvFor(hive, { RBEE_RESTART_POLICY: 'on-crash', RBEE_MAX_RESTARTS: String(n) });
 });
 
 When('that worker is killed again', async function (this: RbeeWorld) {
@@ -191,8 +186,7 @@ Then(/^the job ((?:streams|ends early|is refused) .+)$/, async function (this: R
 When('a client submits a job whose deadline passed a second ago, with correlation id {string}', async function (this: RbeeWorld, cid: string) {
   const job = await Job.submit((await this.theStack()).queen, { model: DEFAULT_MODEL, prompt: 'too late', max_tokens: 3 }, { correlationId: cid, headers: { 'x-deadline': String(Date.now() - 1000) } });
   this.jobs.push(job);
-  if (!job.error) job.abort();
-  this.response = job.error ?? { status: job.status, headers: job.headers, text: '(an event stream)', json: undefined, ms: 0 };
+  this.response = refusalOf(job);
 });
 
 When('a client submits a job for {int} tokens with a deadline {int} second(s) from now', async function (this: RbeeWorld, n: number, s: number) {
@@ -231,13 +225,11 @@ Then('the hive {string} lists that worker as {string}', async function (this: Rb
 });
 
 Given('the hive {string} gives up on loading workers after {int} seconds', function (this: RbeeWorld, hive: string, s: number) {
-  configuring(this);
-  this.spec.hiveEnvFor(hive, { RBEE_WORKER_LOADING_TIMEOUT_MS: String(s * 1000) });
+  this.configure().hiveEnvFor(hive, { RBEE_WORKER_LOADING_TIMEOUT_MS: String(s * 1000) });
 });
 
 Given('the hive {string} stops workers idle for {int} seconds', function (this: RbeeWorld, hive: string, s: number) {
-  configuring(this);
-  this.spec.hiveEnvFor(hive, { RBEE_WORKER_IDLE_TIMEOUT_MS: String(s * 1000) });
+  this.configure().hiveEnvFor(hive, { RBEE_WORKER_IDLE_TIMEOUT_MS: String(s * 1000) });
 });
 
 Then('within {int} seconds the hive {string} lists no workers', async function (this: RbeeWorld, s: number, hive: string) {

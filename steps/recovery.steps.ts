@@ -4,6 +4,7 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { Job } from '../lib/clients/job.ts';
+import { refusalOf } from '../lib/clients/http.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import { checkCompletedStream } from '../lib/checks/stream.ts';
 import { eventually } from '../lib/observe/eventually.ts';
@@ -18,8 +19,7 @@ interface Victim {
 }
 
 Given('the hive {string} restarts crashed workers', function (this: RbeeWorld, hive: string) {
-  if (this.stack) throw new Error('configure the hive before the stack starts');
-  this.spec.hiveEnvFor(hive, { RBEE_RESTART_POLICY: 'on-crash', RBEE_MAX_RESTARTS: '3' });
+  this.configure().hiveEnvFor(hive, { RBEE_RESTART_POLICY: 'on-crash', RBEE_MAX_RESTARTS: '3' });
 });
 
 Then('within {int} seconds that worker is {string} again with a restart count of {int}', async function (this: RbeeWorld, s: number, state: string, n: number) {
@@ -145,11 +145,11 @@ Then('the hive {string} can still provision {string}', async function (this: Rbe
 Then('a new job is refused with 503 {string} and may be retried', async function (this: RbeeWorld, code: string) {
   const job = await Job.submit((await this.theStack()).queen, { model: DEFAULT_MODEL, prompt: 'anyone there?', max_tokens: 3 });
   this.jobs.push(job);
-  if (!job.error) job.abort();
-  expect(job.error?.status, `the queen's answer: ${job.status} ${job.error?.text ?? '(a stream)'}`).to.equal(503);
-  expect(job.error!.json?.error, job.error!.text).to.deep.include({ code, retryable: true });
-  expect(job.error!.json.error.retry_after_ms, 'retry_after_ms').to.be.a('number');
-  expect(job.error!.headers['retry-after'], 'Retry-After header').to.match(/^\d+$/);
+  const answer = refusalOf(job);
+  expect(answer.status, `the queen's answer: ${answer.text}`).to.equal(503);
+  expect(answer.json?.error, answer.text).to.deep.include({ code, retryable: true });
+  expect(answer.json.error.retry_after_ms, 'retry_after_ms').to.be.a('number');
+  expect(answer.headers['retry-after'], 'Retry-After header').to.match(/^\d+$/);
 });
 
 Then('within {int} seconds a new job for the default model completes', async function (this: RbeeWorld, s: number) {

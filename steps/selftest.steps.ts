@@ -144,8 +144,7 @@ Then('the harness still reaches {string} and {string}', async function (this: Rb
 });
 
 Given('the hive {string} has a memory limit of {int} MiB', function (this: RbeeWorld, hive: string, mib: number) {
-  if (this.stack) throw new Error('configure memory limits before the stack starts');
-  this.spec.memoryLimit(hive, mib * 1024 * 1024);
+  this.configure().memoryLimit(hive, mib * 1024 * 1024);
 });
 
 When('the hive {string} is asked to spawn a worker for {string}', async function (this: RbeeWorld, hive: string, model: string) {

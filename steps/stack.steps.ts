@@ -4,21 +4,14 @@
 import { Given } from '@cucumber/cucumber';
 import type { RbeeWorld } from '../support/world.ts';
 
-function configuring(world: RbeeWorld): void {
-  if (world.stack) throw new Error('the stack is already running: put configuration steps before the first step that uses the stack');
-}
-
 Given('a stack with {int} hive(s) of {int} worker(s)', function (this: RbeeWorld, hives: number, workers: number) {
-  configuring(this);
-  this.spec.hives(hives, workers);
+  this.configure().hives(hives, workers);
 });
 
 Given('the model hub serves files at {int} MiB per second', function (this: RbeeWorld, mib: number) {
-  configuring(this);
-  this.spec.hubBandwidth(mib * 1024 * 1024);
+  this.configure().hubBandwidth(mib * 1024 * 1024);
 });
 
 Given('a worker is declared unhealthy after {int} seconds without a heartbeat', function (this: RbeeWorld, s: number) {
-  configuring(this);
-  this.spec.timings({ workerHeartbeatTimeoutMs: s * 1000 });
+  this.configure().timings({ workerHeartbeatTimeoutMs: s * 1000 });
 });

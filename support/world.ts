@@ -16,7 +16,7 @@ export interface Measurement {
 }
 
 export class RbeeWorld extends World {
-  readonly spec = new StackSpecBuilder();
+  private readonly spec = new StackSpecBuilder();
   stack?: Stack;
   nemesis?: Nemesis;
   scenarioId = 'scenario';
@@ -32,6 +32,15 @@ export class RbeeWorld extends World {
 
   constructor(options: IWorldOptions) {
     super(options);
+  }
+
+  /**
+   * The stack's spec, for configuration steps. They must come before the first step that uses the
+   * stack: afterwards a change would silently not apply, so it is an error.
+   */
+  configure(): StackSpecBuilder {
+    if (this.stack) throw new Error('the stack is already running: put configuration steps before the first step that uses the stack');
+    return this.spec;
   }
 
   /** The running stack; started from the spec on first use. */

@@ -116,3 +116,13 @@ function tryJson(text: string): any {
     return undefined;
   }
 }
+
+/**
+ * The answer to a request expected to be refused: its error, or — when the service started a stream
+ * instead — the stream is closed and the answer says so (so an assertion on the error fails clearly).
+ */
+export function refusalOf(r: { status: number; headers: Record<string, string>; error?: HttpResponse; abort(): void }): HttpResponse {
+  if (r.error) return r.error;
+  r.abort();
+  return { status: r.status, headers: r.headers, text: '(an event stream: the request was not refused)', json: undefined, ms: 0 };
+}

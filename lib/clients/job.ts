@@ -5,7 +5,7 @@ import type { QueenClient, TaskRequest } from './rbee.ts';
 import type { HttpResponse } from './http.ts';
 import type { SseEvent, SseResult } from './sse.ts';
 import { shapeOf } from '../checks/stream.ts';
-import { delay as pause } from '../observe/eventually.ts';
+import { delay as pause, withDeadline } from '../observe/eventually.ts';
 
 export interface SubmitOptions {
   correlationId?: string;
@@ -64,7 +64,7 @@ export class Job {
 
   /** Waits until the queen has answered (status and headers known). */
   async answered(withinMs = 60_000): Promise<this> {
-    await bounded(this.answer, withinMs, () => `the queen did not answer the job within ${withinMs} ms`);
+    await withDeadline(this.answer, withinMs, () => `the queen did not answer the job within ${withinMs} ms`);
     return this;
   }
 
@@ -90,7 +90,7 @@ export class Job {
   async done(withinMs = 30_000): Promise<SseResult> {
     const t0 = Date.now();
     await this.answered(withinMs);
-    return bounded(this.finished, withinMs - (Date.now() - t0), () => `job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`);
+    return withDeadline(this.finished, withinMs - (Date.now() - t0), () => `job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`);
   }
 
   get tokensSoFar(): number {
@@ -112,10 +112,3 @@ export class Job {
   }
 }
 
-function bounded<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message())), Math.max(ms, 1));
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-}

@@ -1,10 +1,11 @@
 // Getting bytes out of containers: their output into the harness-side log file, short commands run inside
 // them (docker exec), and the tail of a log for one-line failure messages.
 
-import { closeSync, openSync, readSync, fstatSync, type WriteStream } from 'node:fs';
+import type { WriteStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import { engineMessage } from './engine.ts';
+import { eventually, withDeadline } from '../observe/eventually.ts';
 
 /**
  * Attach to a container's stdout+stderr (before it is started, so not a line is missed) and append both,
@@ -42,35 +43,23 @@ export async function execIn(d: Docker, c: Docker.Container, cmd: string[], time
   out.on('data', (b: Buffer) => chunks.out.push(b));
   err.on('data', (b: Buffer) => chunks.err.push(b));
   d.modem.demuxStream(stream, out, err);
-  let timer: NodeJS.Timeout | undefined;
+  const ended = new Promise<void>((resolve, reject) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', reject);
+  });
   try {
-    await Promise.race([
-      new Promise<void>((resolve, reject) => {
-        stream.on('end', resolve);
-        stream.on('close', resolve);
-        stream.on('error', reject);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`exec ${cmd.join(' ')} did not finish within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withDeadline(ended, timeoutMs, () => `exec ${cmd.join(' ')} did not finish within ${timeoutMs} ms`);
   } finally {
-    clearTimeout(timer);
     stream.destroy();
   }
   // The exec's exit code is recorded by the engine a moment after its output stream closes.
-  for (let i = 0; i < 50; i++) {
+  const code = await eventually(async () => {
     const info = await ex.inspect();
-    if (!info.Running && info.ExitCode !== null) {
-      return {
-        code: info.ExitCode,
-        stdout: Buffer.concat(chunks.out).toString('utf8'),
-        stderr: Buffer.concat(chunks.err).toString('utf8'),
-      };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`exec ${cmd.join(' ')}: the engine reported no exit code`);
+    if (info.Running || info.ExitCode === null) throw new Error('the engine has not recorded an exit code yet');
+    return info.ExitCode;
+  }, { within: 1000, every: 20, what: `the exit code of exec ${cmd.join(' ')}` });
+  return { code, stdout: Buffer.concat(chunks.out).toString('utf8'), stderr: Buffer.concat(chunks.err).toString('utf8') };
 }
 
 /** Like execIn, but a failure (or an engine error) becomes one line naming what was run where. */
@@ -83,22 +72,4 @@ export async function execOk(d: Docker, c: Docker.Container, what: string, cmd: 
   }
   if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   return r;
-}
-
-/** Last `lines` lines of a file, squashed into one line for error messages. */
-export function tailOf(file: string, lines = 8, maxBytes = 16_384): string {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, maxBytes);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    const text = buf.toString('utf8').trimEnd();
-    return text ? text.split('\n').slice(-lines).join(' ⏎ ') : '(log is empty)';
-  } catch {
-    return '(no log)';
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }

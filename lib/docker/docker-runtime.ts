@@ -12,7 +12,9 @@ import type { StackSecrets } from '../stack/secrets.ts';
 import { planExternalWorker, planServices, type Addressing, type ServiceKind, type ServicePlan } from '../stack/services.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import { trackStack, untrackStack } from './cleanup.ts';
-import { attachOutput, execIn, execOk, tailOf } from './container-io.ts';
+import { attachOutput, execIn, execOk } from './container-io.ts';
+import { waitUntilHealthy } from '../stack/health.ts';
+import { withDeadline } from '../observe/eventually.ts';
 import { dockerNetworkFaults } from './network-faults.ts';
 import { docker, engineMessage, isNotFound, preflight } from './engine.ts';
 import { ensureAppImage } from './images.ts';
@@ -433,36 +435,26 @@ export class DockerServiceHandle implements ServiceHandle {
   }
 
   private async waitHealthy(): Promise<void> {
-    const deadline = Date.now() + this.healthTimeoutMs;
-    let last = 'no answer yet';
     let exited = false;
     void this.exited?.then(() => (exited = true));
-    while (Date.now() < deadline) {
-      if (exited) {
+    await waitUntilHealthy({
+      name: this.name,
+      url: this.url,
+      path: this.plan.healthPath,
+      withinMs: this.healthTimeoutMs,
+      logFile: this.logFile,
+      exited: async () => {
+        if (!exited) return undefined;
         await this.flushOutput();
-        const st = await this.container.inspect().then((i) => i.State);
-        throw new Error(
-          `${this.name} exited before it was healthy (exit ${st.ExitCode}${st.OOMKilled ? ', OOM-killed' : ''}): ${tailOf(this.logFile)}`,
-        );
-      }
-      try {
-        const r = await fetch(this.url + this.plan.healthPath, { signal: AbortSignal.timeout(1000) });
-        await r.body?.cancel();
-        if (r.ok) return;
-        last = `HTTP ${r.status}`;
-      } catch (e) {
-        last = (e as { cause?: { code?: string } }).cause?.code ?? String(e);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(
-      `${this.name} was not healthy within ${this.healthTimeoutMs} ms (GET ${this.url}${this.plan.healthPath}: ${last}): ${tailOf(this.logFile)}`,
-    );
+        const st = (await this.container.inspect()).State;
+        return `exit ${st.ExitCode}${st.OOMKilled ? ', OOM-killed' : ''}`;
+      },
+    });
   }
 
   /** Wait (bounded) until the container's output has reached the log file. */
   private async flushOutput(): Promise<void> {
-    await Promise.race([this.outputDone, new Promise((r) => setTimeout(r, 2000))]);
+    await withDeadline(this.outputDone, 2000, () => 'output not flushed').catch(() => undefined);
   }
 
   async signal(sig: Signal): Promise<void> {
@@ -490,12 +482,7 @@ export class DockerServiceHandle implements ServiceHandle {
 
   async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
     if (this.exited) {
-      let timer: NodeJS.Timeout | undefined;
-      const done = await Promise.race([
-        this.exited.then(() => true),
-        new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
-      ]);
-      clearTimeout(timer);
+      const done = await withDeadline(this.exited.then(() => true), timeoutMs, () => 'still running').catch(() => false);
       if (!done) return undefined;
     }
     const st = (await this.container.inspect()).State;

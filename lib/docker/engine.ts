@@ -3,6 +3,7 @@
 // needs no code here, only environment.
 
 import Docker from 'dockerode';
+import { withDeadline } from '../observe/eventually.ts';
 
 let shared: Docker | undefined;
 
@@ -44,13 +45,10 @@ export function engineIsLocal(): boolean {
 /** Does an engine answer within `timeoutMs`? Never throws: the reason is for the one-line skip/failure. */
 export async function preflight(timeoutMs = 3000): Promise<Preflight> {
   const d = docker();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
+  const bound = <T>(p: Promise<T>) => withDeadline(p, timeoutMs, () => `no answer within ${timeoutMs} ms`);
   try {
-    await Promise.race([d.ping(), timeout]);
-    const [version, info] = await Promise.race([Promise.all([d.version(), d.info()]), timeout]);
+    await bound(d.ping());
+    const [version, info] = await bound(Promise.all([d.version(), d.info()]));
     return {
       ok: true,
       info: {
@@ -64,8 +62,6 @@ export async function preflight(timeoutMs = 3000): Promise<Preflight> {
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     return { ok: false, reason: `docker engine at ${endpoint()} does not answer: ${msg}` };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -15,6 +15,7 @@ import type Docker from 'dockerode';
 import type { DockerRunningStack } from './docker-runtime.ts';
 import { PROJECT_ROOT } from './images.ts';
 import { hostPid, iptables, tag } from './netns.ts';
+import { eventually } from '../observe/eventually.ts';
 
 export interface LinkOptions {
   /** Added to each direction of every a → b connection. */
@@ -102,8 +103,7 @@ export function shapedLinks(stack: DockerRunningStack): ShapedLink[] {
 
 async function waitListening(ip: string, port: number, withinMs: number): Promise<void> {
   const { connect } = await import('node:net');
-  const deadline = Date.now() + withinMs;
-  for (;;) {
+  await eventually(async () => {
     const ok = await new Promise<boolean>((resolve) => {
       const s = connect(port, ip);
       s.once('connect', () => {
@@ -112,8 +112,6 @@ async function waitListening(ip: string, port: number, withinMs: number): Promis
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`link proxy at ${ip}:${port} did not listen within ${withinMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    if (!ok) throw new Error(`nothing listens at ${ip}:${port}`);
+  }, { within: withinMs, every: 100, what: `the link proxy at ${ip}:${port} to listen` });
 }

@@ -74,6 +74,15 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/** Resolves as `p` does, or rejects with `message()` once `ms` have passed. */
+export function withDeadline<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), Math.max(ms, 1));
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** A pause between polls. Exported for pacing loops (load generation), never for synchronisation. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

@@ -16,14 +16,12 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
-/** The last `n` lines of a file (for error messages). */
-export function logTail(file: string, n = 15): string {
-  try {
-    const text = fs.readFileSync(file, 'utf8');
-    return text.trimEnd().split('\n').slice(-n).map((l) => '  | ' + l).join('\n') || '  | (empty log)';
-  } catch {
-    return '  | (no log file)';
-  }
+/** The last `n` lines of a file squashed into one line (error messages stay one line). */
+export function logTail(file: string, n = 8, maxBytes = 16_384): string {
+  const size = fileSize(file);
+  const text = readFrom(file, Math.max(0, size - maxBytes)).trimEnd();
+  if (!text) return size || fs.existsSync(file) ? '(log is empty)' : '(no log)';
+  return text.split('\n').slice(-n).join(' ⏎ ');
 }
 
 export function fileSize(file: string): number {

@@ -7,14 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, GiveUp } from '../observe/eventually.ts';
+import { eventually } from '../observe/eventually.ts';
 import { freePort, freePortBlock, releasePorts } from './ports.ts';
 import { RUN_ENV, STACK_ENV, killAll, labelledProcesses, sweepProcesses } from './reaper.ts';
 import type { ExitStatus, RunningStack, Runtime, ServiceHandle, Signal, StartContext } from './runtime.ts';
 import { planExternalWorker, planServices, type Addressing, type ServicePlan } from './services.ts';
 import type { StackSpec } from './spec.ts';
 import type { StackSecrets } from './secrets.ts';
-import { logTail } from '../observe/logs.ts';
+import { waitUntilHealthy } from './health.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -165,15 +165,13 @@ class ProcessService implements ServiceHandle {
       for (const w of this.exitWaiters.splice(0)) w(this.exit);
     });
     child.unref();
-    await eventually(async () => {
-      if (this.exit) {
-        throw new GiveUp(`${this.name} exited before becoming healthy (code ${this.exit.code}, signal ${this.exit.signal}); last log lines:\n${logTail(this.logFile)}`);
-      }
-      const res = await fetch(this.url + this.plan.healthPath, { signal: AbortSignal.timeout(1000) });
-      if (!res.ok) throw new Error(`${this.plan.healthPath} answered ${res.status}`);
-    }, { within: this.ctx.healthTimeoutMs, every: 50, what: `${this.name} to answer ${this.plan.healthPath}` }).catch((e: Error) => {
-      if (e instanceof GiveUp) throw new Error(e.message);
-      throw new Error(`${this.name} never became healthy within ${this.ctx.healthTimeoutMs} ms (${e.message}); last log lines:\n${logTail(this.logFile)}`);
+    await waitUntilHealthy({
+      name: this.name,
+      url: this.url,
+      path: this.plan.healthPath,
+      withinMs: this.ctx.healthTimeoutMs,
+      logFile: this.logFile,
+      exited: () => (this.exit ? `code ${this.exit.code}, signal ${this.exit.signal}` : undefined),
     });
   }
 

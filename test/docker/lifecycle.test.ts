@@ -56,7 +56,7 @@ test('a service that exits at start fails start-up with its name and log tail, l
   const dir = workDir('dies');
   await assert.rejects(
     rt.start(spec, await makeSecrets(), { runId, stackId: 'dies', workDir: dir, healthTimeoutMs: 20_000 }),
-    (e: Error) => /queen exited before it was healthy \(exit 3\): queen: no database here/.test(e.message) && !e.message.includes('\n'),
+    (e: Error) => /queen exited before becoming healthy \(exit 3\); last log lines: .*queen: no database here/.test(e.message) && !e.message.includes('\n'),
   );
   assert.deepEqual(await leftovers('dies'), []);
   assert.equal(existsSync(dir), false);
@@ -67,7 +67,7 @@ test('a service that never answers health fails start-up within the bound', { sk
   const t0 = Date.now();
   await assert.rejects(
     rt.start(spec, await makeSecrets(), { runId, stackId: 'mute', workDir: workDir('mute'), healthTimeoutMs: 2000 }),
-    /^Error: docker stack .* did not start: hub was not healthy within 2000 ms \(GET http:\/\/[\d.]+:8000\/health: ECONNREFUSED\): sleeping$/,
+    /^Error: docker stack .* did not start: hub never became healthy within 2000 ms \(GET http:\/\/[\d.]+:8000\/health: ECONNREFUSED\); last log lines: sleeping$/,
   );
   assert.ok(Date.now() - t0 < 15_000);
   assert.deepEqual(await leftovers('mute'), []);
