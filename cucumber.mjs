@@ -8,7 +8,9 @@ const common = {
   paths: process.env.RBEE_FEATURE_PATHS_GIVEN ? [] : ['features/**/*.feature'],
   import: ['support/**/*.ts', 'steps/**/*.ts'],
   format: [
-    'summary',
+    // Live progress on stderr; its file keeps the per-scenario lines. (Cucumber keeps one formatter without a
+    // file — the last, allure's — so cucumber's 'summary' never printed; scripts/summary.ts has the verdict.)
+    ['./support/progress-formatter.ts', `${reports}/progress.log`],
     `html:${reports}/cucumber.html`,
     `message:${reports}/messages.ndjson`,
     // Raw Allure results. scripts/reports.ts then fixes them from the message stream and generates the
@@ -28,8 +30,8 @@ export const smoke = { ...common, tags: '@smoke and not @nightly' };
 /** Fault-injection scenarios only. */
 export const chaos = { ...common, tags: '@chaos and not @nightly' };
 
-/** Everything, full length. */
-export const nightly = { ...common };
+/** Everything, full length; a failed chaos scenario is shrunk to its smallest failing schedule. */
+export const nightly = { ...common, worldParameters: { shrink: true } };
 
 /** Checks the feature files bind: undefined or ambiguous steps fail, nothing runs. */
 export const lint = { ...common, dryRun: true, format: ['summary'] };

@@ -12,8 +12,10 @@ Usage: ./run-integration-tests.sh [options] [feature paths…]
   --profile NAME     cucumber profile from cucumber.mjs: default, smoke, chaos, nightly, lint
   --name REGEX       only scenarios whose name matches
   --runtime R        process | docker | auto (default: $RBEE_RUNTIME or auto)
-  --parallel N       run N scenarios at once (each has its own stack)
+  --parallel N       run N scenarios at once, each with its own stack (default: 2 per CPU core; 1 = serially)
   --retry N          retry a failed scenario up to N times (it is then reported flaky)
+  --shrink           when a chaos scenario fails, rerun it with smaller fault schedules and report the smallest
+                     that still fails, with its replay command (on by default in the nightly profile)
   --build            rebuild the docker images even if their inputs did not change
   --keep             leave each scenario's stack running and its files in place
   --down             remove everything the harness ever started (processes, containers, networks, dirs) and exit
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --parallel) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || { echo "error: --parallel needs a positive number" >&2; exit 2; }; parallel="$2"; shift 2 ;;
     --retry) [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "error: --retry needs a number" >&2; exit 2; }; retry="$2"; shift 2 ;;
     --build) build=1; shift ;;
+    --shrink) export RBEE_SHRINK=1; shift ;;
     --keep) export RBEE_KEEP=1; shift ;;
     --down) down=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -61,11 +64,20 @@ resolved=$(node scripts/preflight.ts "${preflight_args[@]}" "${paths[@]}") || ex
 runtime=$(printf '%s\n' "$resolved" | tail -n 1)
 export RBEE_RUNTIME="$runtime"
 
-# Images are built (or found cached) once here, not by each parallel cucumber worker.
+# What the selection holds, asked of cucumber before anything is built: none is an error, at once.
+[ ${#paths[@]} -gt 0 ] && export RBEE_FEATURE_PATHS_GIVEN=1
+count_args=(--profile "$profile")
+[ -n "$tags" ] && count_args+=(--tags "$tags")
+[ -n "$name" ] && count_args+=(--name "$name")
+selected=$(node scripts/count-scenarios.ts "${count_args[@]}" "${paths[@]}") || exit 2
+
+# Bundles and images are built (or found cached) once here, not by each parallel cucumber worker.
+if [ "$profile" != lint ]; then node scripts/build-bundles.ts || exit 2; fi
 if [ "$runtime" = docker ] && [ "$profile" != lint ]; then
   force=(); [ "$build" = 1 ] && force=(--force)
   node docker/build-images.ts "${force[@]}" >&2 || exit 2
 fi
+export RBEE_PROFILE="$profile"
 export RBEE_RUN_ID="${RBEE_RUN_ID:-r$(date +%s)-$$}"
 reports="${RBEE_REPORTS_DIR:-reports}"
 mkdir -p "$reports"
@@ -73,12 +85,21 @@ mkdir -p "$reports"
 rm -rf "$reports/messages.ndjson" "$reports/junit.xml" "$reports/allure-results" "$reports/allure-report"
 
 args=(--profile "$profile")
-[ ${#paths[@]} -gt 0 ] && export RBEE_FEATURE_PATHS_GIVEN=1
 [ -n "$tags" ] && args+=(--tags "$tags")
 [ -n "$name" ] && args+=(--name "$name")
-[ -n "$parallel" ] && args+=(--parallel "$parallel")
+# Parallel by default: every scenario has its own stack, and a stack spends most of its time waiting, so
+# two scenarios per core keep the cores busy without starving the stacks' own timing bounds. A docker stack
+# also loads the engine (container starts, iptables, the link proxies' containers): one per core there —
+# at two per core on two cores, loading timeouts and OOM detection bounds were missed.
+if [ -z "$parallel" ]; then
+  per_core=2; [ "$runtime" = docker ] && per_core=1
+  parallel=$(node -e "console.log(Math.max(1, require('os').availableParallelism() * $per_core))")
+fi
+# No more workers than scenarios: each worker pays for loading the harness.
+[ "$parallel" -gt "$selected" ] && parallel=$selected
+[ "$profile" != lint ] && [ "$parallel" -gt 1 ] && args+=(--parallel "$parallel")
 [ -n "$retry" ] && args+=(--retry "$retry")
-echo "runtime: $runtime  run: $RBEE_RUN_ID  profile: $profile${tags:+  tags: $tags}" >&2
+echo "runtime: $runtime  run: $RBEE_RUN_ID  profile: $profile  scenarios: $selected  parallel: $parallel${tags:+  tags: $tags}" >&2
 
 # Forward Ctrl-C / SIGTERM to cucumber so its hooks tear the stacks down.
 node node_modules/@cucumber/cucumber/bin/cucumber.js "${args[@]}" "${paths[@]}" &
@@ -91,7 +112,11 @@ trap - INT TERM
 if [ "$profile" = lint ]; then exit $status; fi
 # Reports (JUnit, Allure) never change the verdict; a report that cannot be written is one line and exit 3.
 reports_status=0
-if [ -f "$reports/messages.ndjson" ]; then node scripts/reports.ts "$reports" || reports_status=3; fi
+# (exit 3: a report could not be written; exit 4: the nightly profile's quality gates failed)
+if [ -f "$reports/messages.ndjson" ]; then
+  node scripts/reports.ts "$reports"; reports_status=$?
+  [ $reports_status -eq 1 ] && reports_status=3
+fi
 node scripts/summary.ts "$reports/messages.ndjson" "$runtime"; summary_status=$?
 [ $status -ne 0 ] && exit $status
 [ $summary_status -ne 0 ] && exit $summary_status

@@ -11,7 +11,9 @@ const root = rootAt > 0 ? process.argv[rootAt + 1] : undefined;
 try {
   const engine = await requireEngine();
   const base = await ensureBaseImage({ force });
-  console.log(`base ${base.ref} ${base.built ? 'built' : 'cached'} in ${(base.ms / 1000).toFixed(1)} s (engine ${engine.serverVersion})`);
+  console.log(
+    `base ${base.ref} ${base.built ? 'built' : 'cached'} in ${(base.ms / 1000).toFixed(1)} s (engine ${engine.serverVersion})`,
+  );
   const app = await ensureAppImage({ force, base: base.ref, root });
   console.log(`app  ${app.ref} ${app.built ? 'built' : 'cached'} in ${(app.ms / 1000).toFixed(1)} s`);
 } catch (e) {

@@ -61,6 +61,16 @@ for (const port of ports) {
     })
     .listen(port, '0.0.0.0');
 }
-const line = { ts: new Date().toISOString(), level: 'info', service: 'linkproxy', msg: 'relaying', event: 'link.ready', target, ports: process.env.LINK_PORTS, latency_ms: latency, bandwidth_bps: bps };
+const line = {
+  ts: new Date().toISOString(),
+  level: 'info',
+  service: 'linkproxy',
+  msg: 'relaying',
+  event: 'link.ready',
+  target,
+  ports: process.env.LINK_PORTS,
+  latency_ms: latency,
+  bandwidth_bps: bps,
+};
 process.stdout.write(JSON.stringify(line) + '\n');
 process.on('SIGTERM', () => process.exit(0));

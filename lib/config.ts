@@ -6,7 +6,10 @@ import { z } from 'zod';
 
 const schema = z.object({
   RBEE_RUNTIME: z.enum(['auto', 'process', 'docker']).default('auto'),
-  RBEE_RUN_ID: z.string().regex(/^[a-z0-9-]{4,40}$/, 'lowercase letters, digits and dashes, 4–40 chars').optional(),
+  RBEE_RUN_ID: z
+    .string()
+    .regex(/^[a-z0-9-]{4,40}$/, 'lowercase letters, digits and dashes, 4–40 chars')
+    .optional(),
   RBEE_HEALTH_TIMEOUT_MS: z.coerce.number().int().min(500).max(600_000).default(20_000),
   RBEE_SEED: z.coerce.number().int().min(0).optional(),
   RBEE_KEEP: z.enum(['0', '1']).default('0'),

@@ -30,12 +30,17 @@ if (tags) {
   try {
     parseTagExpression(tags);
   } catch (e) {
-    fail(`bad tag expression "${tags}": ${(e as Error).message.split('\n')[0]} (example: --tags '@FULL-001 or (@integration and not @nightly)')`);
+    fail(
+      `bad tag expression "${tags}": ${(e as Error).message.split('\n')[0]} (example: --tags '@FULL-001 or (@integration and not @nightly)')`,
+    );
   }
 }
 for (const p of paths) {
   const file = p.replace(/:\d+(:\d+)*$/, '');
-  if (!fs.existsSync(file)) fail(`feature path "${p}" does not exist (paths are relative to the project root, e.g. features/full-stack/inference.feature)`);
+  if (!fs.existsSync(file))
+    fail(
+      `feature path "${p}" does not exist (paths are relative to the project root, e.g. features/full-stack/inference.feature)`,
+    );
 }
 if (!['auto', 'process', 'docker'].includes(runtime)) fail(`unknown runtime "${runtime}": use process, docker or auto`);
 

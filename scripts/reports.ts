@@ -6,10 +6,11 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixAllureDir, generateAllure, offlineOrThrow } from '../lib/report/allure.ts';
+import { allureQualityGate, fixAllureDir, generateAllure, offlineOrThrow } from '../lib/report/allure.ts';
 import { indexPage } from '../lib/report/index-page.ts';
 import { junitXml } from '../lib/report/junit.ts';
 import { parseRun } from '../lib/report/run-model.ts';
+import { TRENDS_FILE, appendTrend, trendCharts, trendPoint } from '../lib/report/trends.ts';
 
 const dir = process.argv[2] ?? process.env.RBEE_REPORTS_DIR ?? 'reports';
 const t0 = performance.now();
@@ -25,25 +26,60 @@ const run = parseRun(fs.readFileSync(stream, 'utf8'));
 try {
   const { xml } = junitXml(run);
   fs.writeFileSync(path.join(dir, 'junit.xml'), xml);
-} catch (e) { step('junit.xml')(e); }
+} catch (e) {
+  step('junit.xml')(e);
+}
 
 const cucumberHtml = path.join(dir, 'cucumber.html');
 try {
   if (fs.existsSync(cucumberHtml)) offlineOrThrow(cucumberHtml);
-} catch (e) { step('cucumber.html')(e); }
+} catch (e) {
+  step('cucumber.html')(e);
+}
 
 const results = path.join(dir, 'allure-results');
 let allure = 'no allure-results';
 if (fs.existsSync(results)) {
   try {
     const fixed = fixAllureDir(results, run);
-    if (fixed.unmatched.length) console.error(`reports: ${fixed.unmatched.length} Allure result(s) had no attempt in the message stream; left as written`);
-    generateAllure({ resultsDir: results, outputDir: path.join(dir, 'allure-report'), historyFile: path.join(dir, 'allure-history.jsonl') });
+    if (fixed.unmatched.length)
+      console.error(
+        `reports: ${fixed.unmatched.length} Allure result(s) had no attempt in the message stream; left as written`,
+      );
+    generateAllure({
+      resultsDir: results,
+      outputDir: path.join(dir, 'allure-report'),
+      historyFile: path.join(dir, 'allure-history.jsonl'),
+    });
     allure = `${path.join(dir, 'allure-report', 'index.html')}`;
-  } catch (e) { step('allure')(e); }
+  } catch (e) {
+    step('allure')(e);
+  }
+  // The nightly profile's quality gates (scripts/allurerc.mjs): a failed gate fails the run.
+  if (process.env.RBEE_PROFILE === 'nightly') {
+    const gate = allureQualityGate({ resultsDir: results });
+    fs.writeFileSync(path.join(dir, 'quality-gate.txt'), gate ?? 'every quality gate passed\n');
+    if (gate) {
+      console.error(`reports: the nightly quality gates failed:\n${gate}`);
+      process.exitCode = 4;
+    }
+  }
 }
 try {
   const runtime = process.env.RBEE_RUNTIME;
-  fs.writeFileSync(path.join(dir, 'index.html'), indexPage(run, { allure: allure !== 'no allure-results', ...(runtime ? { runtime } : {}) }));
-} catch (e) { step('index.html')(e); }
-console.error(`reports: ${path.join(dir, 'index.html')}, ${path.join(dir, 'cucumber.html')}, ${path.join(dir, 'junit.xml')}, ${allure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  const point = trendPoint(run, {
+    runId: process.env.RBEE_RUN_ID ?? 'run',
+    profile: process.env.RBEE_PROFILE ?? 'default',
+    runtime: runtime ?? '',
+  });
+  const charts = trendCharts(appendTrend(path.join(dir, TRENDS_FILE), point));
+  fs.writeFileSync(
+    path.join(dir, 'index.html'),
+    indexPage(run, { allure: allure !== 'no allure-results', ...(runtime ? { runtime } : {}), trendCharts: charts }),
+  );
+} catch (e) {
+  step('index.html')(e);
+}
+console.error(
+  `reports: ${path.join(dir, 'index.html')}, ${path.join(dir, 'cucumber.html')}, ${path.join(dir, 'junit.xml')}, ${allure} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+);

@@ -15,24 +15,31 @@ add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $
 echo "== typecheck"
 if npx tsc --noEmit -p tsconfig.json; then add 1 0; else add 0 1; fi
 
+echo "== format (prettier, 120 columns; fix with: npm run format)"
+if npx prettier --check --log-level warn .; then add 1 0; else echo "error: files above are not formatted: run npm run format"; add 0 1; fi
+
 echo "== unit tests"
 mkdir -p reports
 mapfile -t unit < <(find test -name '*.test.ts' | sort)
-node --import tsx --test --test-concurrency=1 \
+# Bounded: a test file whose process never exits (an open handle) must fail the run, not stall CI.
+timeout -k 15 "${RBEE_UNIT_TIMEOUT_S:-900}" node --import tsx --test --test-concurrency=1 --test-timeout=180000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination=reports/unit.tap "${unit[@]}"
 unit_status=$?
 p=$(grep -E '^# pass ' reports/unit.tap | awk '{print $3}'); f=$(grep -E '^# fail ' reports/unit.tap | awk '{print $3}')
 s=$(grep -E '^# skipped ' reports/unit.tap | awk '{print $3}')
 add "${p:-0}" "${f:-0}" "${s:-0}"
+if [ "$unit_status" -ge 124 ]; then echo "error: the unit tests did not finish within ${RBEE_UNIT_TIMEOUT_S:-900} s (a test file whose process never exits?)"; fi
 if [ "$unit_status" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then add 0 1; fi
 echo "unit: ${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
 
 for runtime in ${RBEE_TEST_RUNTIMES:-process}; do
   echo "== acceptance suite, $runtime runtime"
   out=$(mktemp)
-  RBEE_REPORTS_DIR="reports/$runtime" ./run-integration-tests.sh --runtime "$runtime" "$@" 2>&1 | tee "$out"
+  # Bounded too; SIGTERM first, so the runner tears its stacks down before it goes.
+  RBEE_REPORTS_DIR="reports/$runtime" timeout -k 60 "${RBEE_SUITE_TIMEOUT_S:-1500}" ./run-integration-tests.sh --runtime "$runtime" "$@" 2>&1 | tee "$out"
   status=${PIPESTATUS[0]}
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "error: the $runtime suite did not finish within ${RBEE_SUITE_TIMEOUT_S:-1500} s"; fi
   line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$out" | tail -n 1)
   rm -f "$out"
   if [ -z "$line" ]; then add 0 1; continue; fi

@@ -11,7 +11,10 @@ import type { RbeeWorld } from '../support/world.ts';
 const task = (n = 8) => ({ model: DEFAULT_MODEL, prompt: 'who may ask the bees?', max_tokens: n });
 
 async function submitWith(world: RbeeWorld, bearer: string | null, correlationId?: string): Promise<void> {
-  const job = await Job.submit((await world.theStack()).queen, task(), { bearer, ...(correlationId ? { correlationId } : {}) });
+  const job = await Job.submit((await world.theStack()).queen, task(), {
+    bearer,
+    ...(correlationId ? { correlationId } : {}),
+  });
   world.jobs.push(job);
   if (job.error) world.response = job.error;
 }
@@ -34,43 +37,68 @@ When('a client with {} JWT submits a job for the default model', async function 
   expect(this.job.error, 'the queen accepted a bad JWT and started a stream').to.not.equal(undefined);
 });
 
-When('a client with a valid JWT for subject {string} submits a job with correlation id {string}', async function (this: RbeeWorld, sub: string, cid: string) {
-  const stack = await this.theStack();
-  await submitWith(this, await stack.secrets.signJwt({ sub, scope: 'inference' }), cid);
-});
+When(
+  'a client with a valid JWT for subject {string} submits a job with correlation id {string}',
+  async function (this: RbeeWorld, sub: string, cid: string) {
+    const stack = await this.theStack();
+    await submitWith(this, await stack.secrets.signJwt({ sub, scope: 'inference' }), cid);
+  },
+);
 
 Then('the answer carries the header {string} {string}', function (this: RbeeWorld, name: string, value: string) {
   expect(this.response?.headers[name.toLowerCase()], `${name} header`).to.equal(value);
 });
 
 Then('the error message mentions {string}', function (this: RbeeWorld, text: string) {
-  expect(String(this.response?.json?.error?.message ?? ''), `error message in ${this.response?.text}`).to.match(new RegExp(text, 'i'));
+  expect(String(this.response?.json?.error?.message ?? ''), `error message in ${this.response?.text}`).to.match(
+    new RegExp(text, 'i'),
+  );
 });
 
 for (const role of ['hive', 'worker'] as const) {
-  Then(`the ${role}'s log lines for correlation id {string} name subject {string}`, async function (this: RbeeWorld, cid: string, sub: string) {
-    const stack = await this.theStack();
-    const lines = stack.logs().filter((l) => l.service === role && l.correlation_id === cid);
-    expect(lines.length, `${role} log lines with correlation_id ${cid}`).to.be.above(0);
-    expect(lines.map((l) => l.subject), `subject on the ${role}'s lines for ${cid}`).to.include(sub);
-  });
+  Then(
+    `the ${role}'s log lines for correlation id {string} name subject {string}`,
+    async function (this: RbeeWorld, cid: string, sub: string) {
+      const stack = await this.theStack();
+      const lines = stack.logs().filter((l) => l.service === role && l.correlation_id === cid);
+      expect(lines.length, `${role} log lines with correlation_id ${cid}`).to.be.above(0);
+      expect(
+        lines.map((l) => l.subject),
+        `subject on the ${role}'s lines for ${cid}`,
+      ).to.include(sub);
+    },
+  );
 }
 
 Given('the hive {string} is given a wrong service token', function (this: RbeeWorld, hive: string) {
-  this.configure().hiveEnvFor(hive, { LLORCH_API_TOKEN: `wrong-${Date.now().toString(36)}-token` }).hiveNotExpectedToJoin(hive);
+  this.configure()
+    .hiveEnvFor(hive, { LLORCH_API_TOKEN: `wrong-${Date.now().toString(36)}-token` })
+    .hiveNotExpectedToJoin(hive);
 });
 
-Then('for {int} heartbeat intervals the queen does not list the hive {string}', async function (this: RbeeWorld, n: number, hive: string) {
-  const stack = await this.theStack();
-  await holdsFor(async () => {
-    const r = await stack.queen.hives();
-    expect(r.status, r.text).to.equal(200);
-    expect(r.json.nodes.map((x: any) => x.node_name), 'hives the queen lists').to.not.include(hive);
-  }, { during: n * stack.spec.timings.heartbeatIntervalMs, what: `the queen not listing ${hive}` });
-});
+Then(
+  'for {int} heartbeat intervals the queen does not list the hive {string}',
+  async function (this: RbeeWorld, n: number, hive: string) {
+    const stack = await this.theStack();
+    await holdsFor(
+      async () => {
+        const r = await stack.queen.hives();
+        expect(r.status, r.text).to.equal(200);
+        expect(
+          r.json.nodes.map((x: any) => x.node_name),
+          'hives the queen lists',
+        ).to.not.include(hive);
+      },
+      { during: n * stack.spec.timings.heartbeatIntervalMs, what: `the queen not listing ${hive}` },
+    );
+  },
+);
 
 Then('the hive {string} logs that its heartbeat was refused with 401', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
   const failed = stack.logs(hive).filter((l) => l.service === 'hive' && l.event === 'heartbeat.failed');
-  expect(failed.map((l) => l.status), `status of the hive's "heartbeat.failed" log lines`).to.include(401);
+  expect(
+    failed.map((l) => l.status),
+    `status of the hive's "heartbeat.failed" log lines`,
+  ).to.include(401);
 });

@@ -17,19 +17,36 @@ Given('the hive {string} may run at most {int} workers', function (this: RbeeWor
 
 async function submitAtOnce(world: RbeeWorld, n: number, model: string, maxTokens: number): Promise<void> {
   const stack = await world.theStack();
-  const jobs = await Promise.all(Array.from({ length: n }, (_, i) =>
-    Job.submitRetrying(stack.queen, { model, prompt: `client ${i} asks about bees`, max_tokens: maxTokens, seed: i }, { correlationId: `${world.scenarioId}-c${i}`, withinMs: 30_000 })));
+  const jobs = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      Job.submitRetrying(
+        stack.queen,
+        { model, prompt: `client ${i} asks about bees`, max_tokens: maxTokens, seed: i },
+        { correlationId: `${world.scenarioId}-c${i}`, withinMs: 30_000 },
+      ),
+    ),
+  );
   world.jobs.push(...jobs);
-  world.measure('submissions retried after a retryable 503', jobs.reduce((s, j) => s + j.attempts - 1, 0), 'count');
+  world.measure(
+    'submissions retried after a retryable 503',
+    jobs.reduce((s, j) => s + j.attempts - 1, 0),
+    'count',
+  );
 }
 
-When('{int} clients submit jobs for the default model with max_tokens {int} at once', async function (this: RbeeWorld, n: number, maxTokens: number) {
-  await submitAtOnce(this, n, DEFAULT_MODEL, maxTokens);
-});
+When(
+  '{int} clients submit jobs for the default model with max_tokens {int} at once',
+  async function (this: RbeeWorld, n: number, maxTokens: number) {
+    await submitAtOnce(this, n, DEFAULT_MODEL, maxTokens);
+  },
+);
 
-When('{int} clients submit jobs for {string} with max_tokens {int} at once', async function (this: RbeeWorld, n: number, model: string, maxTokens: number) {
-  await submitAtOnce(this, n, model, maxTokens);
-});
+When(
+  '{int} clients submit jobs for {string} with max_tokens {int} at once',
+  async function (this: RbeeWorld, n: number, model: string, maxTokens: number) {
+    await submitAtOnce(this, n, model, maxTokens);
+  },
+);
 
 Then('each hive ran at least {int} of the jobs', async function (this: RbeeWorld, min: number) {
   const stack = await this.theStack();
@@ -40,10 +57,11 @@ Then('each hive ran at least {int} of the jobs', async function (this: RbeeWorld
     if (node) perHive[node] = (perHive[node] ?? 0) + 1;
   }
   this.attach(JSON.stringify(perHive, null, 2), { mediaType: 'application/json', fileName: 'jobs-per-hive.json' });
-  for (const [hive, n] of Object.entries(perHive)) expect(n, `jobs on ${hive} (per hive: ${JSON.stringify(perHive)})`).to.be.at.least(min);
+  for (const [hive, n] of Object.entries(perHive))
+    expect(n, `jobs on ${hive} (per hive: ${JSON.stringify(perHive)})`).to.be.at.least(min);
 });
 
-Then('every job\'s stream is well-formed with exactly {int} tokens', async function (this: RbeeWorld, n: number) {
+Then("every job's stream is well-formed with exactly {int} tokens", async function (this: RbeeWorld, n: number) {
   const problems: string[] = [];
   for (const job of this.jobs) {
     if (job.error) {
@@ -71,19 +89,37 @@ Then('no worker ran two jobs at the same time', async function (this: RbeeWorld)
   for (const hive of stack.hiveNames) {
     const workerLines = stack.logs(hive).filter((l) => l.service === 'worker');
     const overlaps = overlappingJobs(workerLines);
-    expectNoProblems(overlaps, 'jobs that overlapped on one worker (from the workers\' job.started / job.finished log lines)');
+    expectNoProblems(
+      overlaps,
+      "jobs that overlapped on one worker (from the workers' job.started / job.finished log lines)",
+    );
     for (const w of await stack.hive(hive).workers()) {
       const samples = (await stack.worker(w.url).metrics()).samples;
-      expect(metricValue(samples, 'rbee_worker_slots_busy_max'), `rbee_worker_slots_busy_max of ${w.worker_id}`).to.be.at.most(1);
-      expect(metricValue(samples, 'rbee_worker_requests_total', { route: '/v1/inference', code: '503' }), `jobs sent to ${w.worker_id} while it was busy (503)`).to.equal(0);
+      expect(
+        metricValue(samples, 'rbee_worker_slots_busy_max'),
+        `rbee_worker_slots_busy_max of ${w.worker_id}`,
+      ).to.be.at.most(1);
+      expect(
+        metricValue(samples, 'rbee_worker_requests_total', { route: '/v1/inference', code: '503' }),
+        `jobs sent to ${w.worker_id} while it was busy (503)`,
+      ).to.equal(0);
     }
   }
 });
 
-Then('within {int} seconds the hive {string} lists exactly {int} workers, all {string}', async function (this: RbeeWorld, s: number, hive: string, n: number, state: string) {
-  const stack = await this.theStack();
-  await eventually(async () => {
-    const workers = await stack.hive(hive).workers();
-    expect(workers.map((w) => w.state), `states of ${hive}'s workers`).to.deep.equal(Array(n).fill(state));
-  }, { within: s * 1000, what: `${hive} to list ${n} ${state} workers` });
-});
+Then(
+  'within {int} seconds the hive {string} lists exactly {int} workers, all {string}',
+  async function (this: RbeeWorld, s: number, hive: string, n: number, state: string) {
+    const stack = await this.theStack();
+    await eventually(
+      async () => {
+        const workers = await stack.hive(hive).workers();
+        expect(
+          workers.map((w) => w.state),
+          `states of ${hive}'s workers`,
+        ).to.deep.equal(Array(n).fill(state));
+      },
+      { within: s * 1000, what: `${hive} to list ${n} ${state} workers` },
+    );
+  },
+);

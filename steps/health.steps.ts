@@ -6,28 +6,46 @@ import { eventually } from '../lib/observe/eventually.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
-async function expectSystemHealth(world: RbeeWorld, status: string, hive: string, healthy: number, withinMs: number): Promise<void> {
+async function expectSystemHealth(
+  world: RbeeWorld,
+  status: string,
+  hive: string,
+  healthy: number,
+  withinMs: number,
+): Promise<void> {
   const stack = await world.theStack();
-  await eventually(async () => {
-    const r = await stack.queen.systemHealth();
-    expect(r.status, r.text).to.equal(200);
-    expect(r.json.status, `system status in ${r.text}`).to.equal(status);
-    const h = r.json.hives.find((x: any) => x.node_name === hive);
-    expect(h, `hive ${hive} in ${r.text}`).to.include({ status: 'available', circuit: 'closed' });
-    expect(h.workers.filter((w: any) => w.healthy === true).length, `healthy workers of ${hive} in ${r.text}`).to.equal(healthy);
-    expect(h.workers.length, `workers of ${hive}`).to.equal(healthy);
-  }, { within: withinMs, what: `the queen's system health to be ${status} with ${healthy} healthy workers on ${hive}` });
+  await eventually(
+    async () => {
+      const r = await stack.queen.systemHealth();
+      expect(r.status, r.text).to.equal(200);
+      expect(r.json.status, `system status in ${r.text}`).to.equal(status);
+      const h = r.json.hives.find((x: any) => x.node_name === hive);
+      expect(h, `hive ${hive} in ${r.text}`).to.include({ status: 'available', circuit: 'closed' });
+      expect(
+        h.workers.filter((w: any) => w.healthy === true).length,
+        `healthy workers of ${hive} in ${r.text}`,
+      ).to.equal(healthy);
+      expect(h.workers.length, `workers of ${hive}`).to.equal(healthy);
+    },
+    { within: withinMs, what: `the queen's system health to be ${status} with ${healthy} healthy workers on ${hive}` },
+  );
 }
 
-Then('the queen\'s system health is {string} with hive {string} available and {int} healthy workers', async function (this: RbeeWorld, status: string, hive: string, n: number) {
-  await expectSystemHealth(this, status, hive, n, 5000);
-});
+Then(
+  "the queen's system health is {string} with hive {string} available and {int} healthy workers",
+  async function (this: RbeeWorld, status: string, hive: string, n: number) {
+    await expectSystemHealth(this, status, hive, n, 5000);
+  },
+);
 
-Then('within {int} seconds the queen\'s system health is {string} with hive {string} available and {int} healthy workers', async function (this: RbeeWorld, s: number, status: string, hive: string, n: number) {
-  const t0 = Date.now();
-  await expectSystemHealth(this, status, hive, n, s * 1000);
-  this.measure('recovery seen in system health', Date.now() - t0);
-});
+Then(
+  "within {int} seconds the queen's system health is {string} with hive {string} available and {int} healthy workers",
+  async function (this: RbeeWorld, s: number, status: string, hive: string, n: number) {
+    const t0 = Date.now();
+    await expectSystemHealth(this, status, hive, n, s * 1000);
+    this.measure('recovery seen in system health', Date.now() - t0);
+  },
+);
 
 When('the first worker of {string} is paused', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
@@ -42,15 +60,21 @@ When('that worker is resumed', async function (this: RbeeWorld) {
   await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
 });
 
-Then('within {int} seconds the queen\'s system health is {string} and names that worker as unhealthy', async function (this: RbeeWorld, s: number, status: string) {
-  const stack = await this.theStack();
-  const workerId = this.recall<string>('worker');
-  const fault = this.recall<FaultRecord>('fault');
-  await eventually(async () => {
-    const r = await stack.queen.systemHealth();
-    expect(r.json?.status, `system status in ${r.text}`).to.equal(status);
-    const w = r.json.hives.flatMap((h: any) => h.workers).find((x: any) => x.worker_id === workerId);
-    expect(w, `worker ${workerId} in ${r.text}`).to.include({ healthy: false });
-  }, { within: s * 1000, every: 100, what: `the system view to be ${status} naming ${workerId}` });
-  this.measure('unhealthy worker detected in system health', Date.now() - fault.appliedAt);
-});
+Then(
+  "within {int} seconds the queen's system health is {string} and names that worker as unhealthy",
+  async function (this: RbeeWorld, s: number, status: string) {
+    const stack = await this.theStack();
+    const workerId = this.recall<string>('worker');
+    const fault = this.recall<FaultRecord>('fault');
+    await eventually(
+      async () => {
+        const r = await stack.queen.systemHealth();
+        expect(r.json?.status, `system status in ${r.text}`).to.equal(status);
+        const w = r.json.hives.flatMap((h: any) => h.workers).find((x: any) => x.worker_id === workerId);
+        expect(w, `worker ${workerId} in ${r.text}`).to.include({ healthy: false });
+      },
+      { within: s * 1000, every: 100, what: `the system view to be ${status} naming ${workerId}` },
+    );
+    this.measure('unhealthy worker detected in system health', Date.now() - fault.appliedAt);
+  },
+);

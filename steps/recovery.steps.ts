@@ -22,55 +22,79 @@ Given('the hive {string} restarts crashed workers', function (this: RbeeWorld, h
   this.configure().hiveEnvFor(hive, { RBEE_RESTART_POLICY: 'on-crash', RBEE_MAX_RESTARTS: '3' });
 });
 
-Then('within {int} seconds that worker is {string} again with a restart count of {int}', async function (this: RbeeWorld, s: number, state: string, n: number) {
-  const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
-  await eventually(async () => {
-    const w = (await stack.hive(v.hive).workers()).find((x) => x.worker_id === v.workerId);
-    expect(w, `${v.hive} lists ${v.workerId}`).to.not.equal(undefined);
-    expect({ state: w!.state, restart_count: w!.restart_count }).to.deep.equal({ state, restart_count: n });
-  }, { within: s * 1000, what: `${v.workerId} to be ${state} after its restart` });
-});
+Then(
+  'within {int} seconds that worker is {string} again with a restart count of {int}',
+  async function (this: RbeeWorld, s: number, state: string, n: number) {
+    const stack = await this.theStack();
+    const v = this.recall<Victim>('victim');
+    await eventually(
+      async () => {
+        const w = (await stack.hive(v.hive).workers()).find((x) => x.worker_id === v.workerId);
+        expect(w, `${v.hive} lists ${v.workerId}`).to.not.equal(undefined);
+        expect({ state: w!.state, restart_count: w!.restart_count }).to.deep.equal({ state, restart_count: n });
+      },
+      { within: s * 1000, what: `${v.workerId} to be ${state} after its restart` },
+    );
+  },
+);
 
-Then('the hive\'s {string} counter is {int}', async function (this: RbeeWorld, name: string, n: number) {
+Then("the hive's {string} counter is {int}", async function (this: RbeeWorld, name: string, n: number) {
   const stack = await this.theStack();
   const v = this.recall<Victim>('victim');
   expect(metricValue((await stack.hive(v.hive).metrics()).samples, name), name).to.equal(n);
 });
 
-Then('the queen\'s narration names that worker', async function (this: RbeeWorld) {
+Then("the queen's narration names that worker", async function (this: RbeeWorld) {
   await this.job.done();
   expect(this.job.dispatch?.worker_id, 'worker of the job').to.equal(this.recall<Victim>('victim').workerId);
 });
 
-Given('a snapshot of the queen\'s worker list', async function (this: RbeeWorld) {
+Given("a snapshot of the queen's worker list", async function (this: RbeeWorld) {
   const stack = await this.theStack();
   // The queen learns workers from heartbeats: snapshot once its view agrees with the hives' own lists.
-  const list = await eventually(async () => {
-    const fromHives = (await Promise.all(stack.hiveNames.map(async (h) => (await stack.hive(h).workers()).map((w) => ({ worker_id: w.worker_id, node: h, state: w.state })))))
-      .flat().sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-    const ws = queenView((await stack.queen.workers()).json);
-    expect(ws, 'the queen\'s view vs the hives\' lists').to.deep.equal(fromHives);
-    return ws;
-  }, { within: 5000, what: 'the queen\'s worker list to agree with the hives\'' });
+  const list = await eventually(
+    async () => {
+      const fromHives = (
+        await Promise.all(
+          stack.hiveNames.map(async (h) =>
+            (await stack.hive(h).workers()).map((w) => ({ worker_id: w.worker_id, node: h, state: w.state })),
+          ),
+        )
+      )
+        .flat()
+        .sort((a, b) => a.worker_id.localeCompare(b.worker_id));
+      const ws = queenView((await stack.queen.workers()).json);
+      expect(ws, "the queen's view vs the hives' lists").to.deep.equal(fromHives);
+      return ws;
+    },
+    { within: 5000, what: "the queen's worker list to agree with the hives'" },
+  );
   this.remembered.set('queen workers', list);
 });
 
 function queenView(body: any): Array<{ worker_id: string; node: string; state: string }> {
-  return (body?.workers ?? []).map((w: any) => ({ worker_id: w.worker_id, node: w.node, state: w.state })).sort((a: any, b: any) => a.worker_id.localeCompare(b.worker_id));
+  return (body?.workers ?? [])
+    .map((w: any) => ({ worker_id: w.worker_id, node: w.node, state: w.state }))
+    .sort((a: any, b: any) => a.worker_id.localeCompare(b.worker_id));
 }
 
-Then('within {int} seconds the queen\'s worker list is the same as before', async function (this: RbeeWorld, s: number) {
+Then("within {int} seconds the queen's worker list is the same as before", async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
-  await eventually(async () => {
-    expect(queenView((await stack.queen.workers()).json)).to.deep.equal(this.recall('queen workers'));
-  }, { within: s * 1000, what: 'the queen to list the same workers as before its restart' });
+  await eventually(
+    async () => {
+      expect(queenView((await stack.queen.workers()).json)).to.deep.equal(this.recall('queen workers'));
+    },
+    { within: s * 1000, what: 'the queen to list the same workers as before its restart' },
+  );
 });
 
 Given('a snapshot of the hive {string} worker ids', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
   const ws = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-  this.remembered.set('hive workers', ws.map((w) => ({ id: w.worker_id, pid: w.pid })));
+  this.remembered.set(
+    'hive workers',
+    ws.map((w) => ({ id: w.worker_id, pid: w.pid })),
+  );
 });
 
 When('the hive {string} is killed with SIGKILL', async function (this: RbeeWorld, hive: string) {
@@ -82,23 +106,32 @@ When('the first of those workers is killed while the hive is down', async functi
   const stack = await this.theStack();
   const [first] = this.recall<Array<{ id: string; pid: number }>>('hive workers');
   await stack.service(stack.hiveNames[0]!).signalChild(first!.pid, 'SIGKILL');
-  await eventually(async () => expect(await stack.service(stack.hiveNames[0]!).childAlive(first!.pid)).to.equal(false), { within: 5000, what: `worker ${first!.id} to die` });
+  await eventually(
+    async () => expect(await stack.service(stack.hiveNames[0]!).childAlive(first!.pid)).to.equal(false),
+    { within: 5000, what: `worker ${first!.id} to die` },
+  );
 });
 
 When('the hive {string} is started again', async function (this: RbeeWorld, _hive: string) {
   await this.nemesis!.heal(this.recall<FaultRecord>('hive crash'));
 });
 
-Then('within {int} seconds the hive {string} lists only the surviving worker, {string}', async function (this: RbeeWorld, s: number, hive: string, state: string) {
-  const stack = await this.theStack();
-  const [, survivor] = this.recall<Array<{ id: string }>>('hive workers');
-  await eventually(async () => {
-    const ws = await stack.hive(hive).workers();
-    expect(ws.map((w) => [w.worker_id, w.state])).to.deep.equal([[survivor!.id, state]]);
-  }, { within: s * 1000, what: `${hive} to list only ${survivor!.id} as ${state}` });
-});
+Then(
+  'within {int} seconds the hive {string} lists only the surviving worker, {string}',
+  async function (this: RbeeWorld, s: number, hive: string, state: string) {
+    const stack = await this.theStack();
+    const [, survivor] = this.recall<Array<{ id: string }>>('hive workers');
+    await eventually(
+      async () => {
+        const ws = await stack.hive(hive).workers();
+        expect(ws.map((w) => [w.worker_id, w.state])).to.deep.equal([[survivor!.id, state]]);
+      },
+      { within: s * 1000, what: `${hive} to list only ${survivor!.id} as ${state}` },
+    );
+  },
+);
 
-Then('the queen\'s narration names the surviving worker', async function (this: RbeeWorld) {
+Then("the queen's narration names the surviving worker", async function (this: RbeeWorld) {
   await this.job.done();
   const [, survivor] = this.recall<Array<{ id: string }>>('hive workers');
   expect(this.job.dispatch?.worker_id).to.equal(survivor!.id);
@@ -110,40 +143,61 @@ Given('the hive {string} has downloaded {int} models', async function (this: Rbe
   const models = (await stack.hub.models()).filter((m) => !/oversized|13B/.test(m.model_ref)).slice(0, n);
   expect(models.length, 'models the hub offers').to.equal(n);
   for (const m of models) expect((await stack.hive(hive).download(m.model_ref)).status).to.equal(200);
-  await eventually(async () => {
-    const listed = ((await stack.hive(hive).models()).json?.models ?? []).map((m: any) => m.model_ref);
-    expect(listed).to.include.members(models.map((m) => m.model_ref));
-  }, { within: 30_000, what: `${hive}'s catalog to list ${n} models` });
+  await eventually(
+    async () => {
+      const listed = ((await stack.hive(hive).models()).json?.models ?? []).map((m: any) => m.model_ref);
+      expect(listed).to.include.members(models.map((m) => m.model_ref));
+    },
+    { within: 30_000, what: `${hive}'s catalog to list ${n} models` },
+  );
 });
 
-Then('the hive {string} logs {string} with the SQLite error', async function (this: RbeeWorld, hive: string, event: string) {
-  const stack = await this.theStack();
-  await eventually(() => {
-    const line = stack.logs(hive).find((l) => l.service === 'hive' && l.event === event);
-    expect(line, `a "${event}" line in ${hive}'s log`).to.not.equal(undefined);
-    expect(String(line!.sqlite_error ?? line!.err ?? ''), `SQLite error in ${JSON.stringify(line)}`).to.match(/SQLITE_|file is not a database|malformed/i);
-  }, { within: 5000, what: `${hive} to log ${event}` });
-});
+Then(
+  'the hive {string} logs {string} with the SQLite error',
+  async function (this: RbeeWorld, hive: string, event: string) {
+    const stack = await this.theStack();
+    await eventually(
+      () => {
+        const line = stack.logs(hive).find((l) => l.service === 'hive' && l.event === event);
+        expect(line, `a "${event}" line in ${hive}'s log`).to.not.equal(undefined);
+        expect(String(line!.sqlite_error ?? line!.err ?? ''), `SQLite error in ${JSON.stringify(line)}`).to.match(
+          /SQLITE_|file is not a database|malformed/i,
+        );
+      },
+      { within: 5000, what: `${hive} to log ${event}` },
+    );
+  },
+);
 
-Then('the hive {string} reports {string} with a reason naming the catalog', async function (this: RbeeWorld, hive: string, status: string) {
-  const r = await (await this.theStack()).hive(hive).health();
-  expect(r.json?.status, r.text).to.equal(status);
-  expect((r.json.reasons ?? []).join(' '), `reasons in ${r.text}`).to.match(/catalog|database/i);
-});
+Then(
+  'the hive {string} reports {string} with a reason naming the catalog',
+  async function (this: RbeeWorld, hive: string, status: string) {
+    const r = await (await this.theStack()).hive(hive).health();
+    expect(r.json?.status, r.text).to.equal(status);
+    expect((r.json.reasons ?? []).join(' '), `reasons in ${r.text}`).to.match(/catalog|database/i);
+  },
+);
 
 Then('the hive {string} can still provision {string}', async function (this: RbeeWorld, hive: string, model: string) {
   const stack = await this.theStack();
   const entry = await stack.hub.model(model);
   const r = await stack.hive(hive).download(model);
   expect(r.status, r.text).to.equal(200);
-  await eventually(async () => {
-    const listed = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === model);
-    expect(listed?.sha256, `${model} in ${hive}'s catalog`).to.equal(entry.sha256);
-  }, { within: 20_000, what: `${hive} to provision ${model}` });
+  await eventually(
+    async () => {
+      const listed = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === model);
+      expect(listed?.sha256, `${model} in ${hive}'s catalog`).to.equal(entry.sha256);
+    },
+    { within: 20_000, what: `${hive} to provision ${model}` },
+  );
 });
 
 Then('a new job is refused with 503 {string} and may be retried', async function (this: RbeeWorld, code: string) {
-  const job = await Job.submit((await this.theStack()).queen, { model: DEFAULT_MODEL, prompt: 'anyone there?', max_tokens: 3 });
+  const job = await Job.submit((await this.theStack()).queen, {
+    model: DEFAULT_MODEL,
+    prompt: 'anyone there?',
+    max_tokens: 3,
+  });
   this.jobs.push(job);
   const answer = refusalOf(job);
   expect(answer.status, `the queen's answer: ${answer.text}`).to.equal(503);
@@ -155,11 +209,14 @@ Then('a new job is refused with 503 {string} and may be retried', async function
 Then('within {int} seconds a new job for the default model completes', async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
   const t0 = Date.now();
-  await eventually(async () => {
-    const job = await Job.submit(stack.queen, { model: DEFAULT_MODEL, prompt: 'back again?', max_tokens: 3 });
-    expect(job.error, `refused: ${job.error?.status} ${job.error?.text}`).to.equal(undefined);
-    expect(checkCompletedStream(await job.done(10_000), 3)).to.deep.equal([]);
-  }, { within: s * 1000, every: 250, what: 'a new job to complete' });
+  await eventually(
+    async () => {
+      const job = await Job.submit(stack.queen, { model: DEFAULT_MODEL, prompt: 'back again?', max_tokens: 3 });
+      expect(job.error, `refused: ${job.error?.status} ${job.error?.text}`).to.equal(undefined);
+      expect(checkCompletedStream(await job.done(10_000), 3)).to.deep.equal([]);
+    },
+    { within: s * 1000, every: 250, what: 'a new job to complete' },
+  );
   this.measure('recovery: first completed job after heal', Date.now() - t0);
 });
 
@@ -167,23 +224,35 @@ When('the first worker of {string} is cut off from its hive', async function (th
   const stack = await this.theStack();
   const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
   this.remembered.set('victim', { hive, workerId: first!.worker_id });
-  return orSkip(this, async () => this.remembered.set('fault', await this.nemesis!.partitionWorker(hive, first!.worker_id)));
+  return orSkip(this, async () =>
+    this.remembered.set('fault', await this.nemesis!.partitionWorker(hive, first!.worker_id)),
+  );
 });
 
-Then('within {int} seconds the hive {string} lists that worker as {string}', async function (this: RbeeWorld, s: number, hive: string, state: string) {
-  const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
-  const t0 = Date.now();
-  await eventually(async () => {
-    const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === v.workerId);
-    expect(w?.state, `state of ${v.workerId}`).to.equal(state);
-  }, { within: s * 1000, what: `${hive} to list ${v.workerId} as ${state}` });
-  this.measure(`${v.workerId} seen ${state}`, Date.now() - t0);
-});
+Then(
+  'within {int} seconds the hive {string} lists that worker as {string}',
+  async function (this: RbeeWorld, s: number, hive: string, state: string) {
+    const stack = await this.theStack();
+    const v = this.recall<Victim>('victim');
+    const t0 = Date.now();
+    await eventually(
+      async () => {
+        const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === v.workerId);
+        expect(w?.state, `state of ${v.workerId}`).to.equal(state);
+      },
+      { within: s * 1000, what: `${hive} to list ${v.workerId} as ${state}` },
+    );
+    this.measure(`${v.workerId} seen ${state}`, Date.now() - t0);
+  },
+);
 
 Then('the client gets an error whose message names an out-of-memory kill', async function (this: RbeeWorld) {
   await this.job.answered();
-  const streamError = this.job.error ? undefined : (await this.job.done()).events.map((e) => e.data).find((d) => d?.type === 'error');
+  const streamError = this.job.error
+    ? undefined
+    : (await this.job.done()).events.map((e) => e.data).find((d) => d?.type === 'error');
   const message = this.job.error?.json?.error?.message ?? streamError?.message;
-  expect(message, `the client's error: ${this.job.error?.text ?? JSON.stringify(streamError)}`).to.match(/out[- ]of[- ]memory|OOM/i);
+  expect(message, `the client's error: ${this.job.error?.text ?? JSON.stringify(streamError)}`).to.match(
+    /out[- ]of[- ]memory|OOM/i,
+  );
 });

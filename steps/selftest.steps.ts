@@ -19,25 +19,36 @@ async function healthOf(world: RbeeWorld, name: string, timeoutMs: number): Prom
 
 When('the service {string} receives SIGTERM', async function (this: RbeeWorld, name: string) {
   const stack = await this.theStack();
-  if (stack.service(name).kind === 'hive') this.remembered.set('worker pids', (await stack.hive(name).workers()).map((w) => w.pid));
+  if (stack.service(name).kind === 'hive')
+    this.remembered.set(
+      'worker pids',
+      (await stack.hive(name).workers()).map((w) => w.pid),
+    );
   this.remembered.set('sigterm at', Date.now());
   await stack.service(name).signal('SIGTERM');
 });
 
-Then('the service {string} exits with code 0 within {int} seconds', async function (this: RbeeWorld, name: string, s: number) {
-  const status = await (await this.theStack()).service(name).waitExit(s * 1000);
-  expect(status, `${name} still running after ${s} s`).to.not.equal(undefined);
-  expect(status).to.deep.include({ code: 0 });
-  this.measure(`${name} graceful exit`, Date.now() - this.recall<number>('sigterm at'));
-});
+Then(
+  'the service {string} exits with code 0 within {int} seconds',
+  async function (this: RbeeWorld, name: string, s: number) {
+    const status = await (await this.theStack()).service(name).waitExit(s * 1000);
+    expect(status, `${name} still running after ${s} s`).to.not.equal(undefined);
+    expect(status).to.deep.include({ code: 0 });
+    this.measure(`${name} graceful exit`, Date.now() - this.recall<number>('sigterm at'));
+  },
+);
 
-Then('within {int} seconds that hive\'s worker processes are gone', async function (this: RbeeWorld, s: number) {
+Then("within {int} seconds that hive's worker processes are gone", async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
   const pids = this.recall<number[]>('worker pids');
   expect(pids.length, 'worker pids recorded before the signal').to.be.above(0);
-  await eventually(async () => {
-    for (const pid of pids) expect(await stack.service('hive-a').childAlive(pid), `worker pid ${pid} alive`).to.equal(false);
-  }, { within: s * 1000, what: 'the hive\'s workers to be gone' });
+  await eventually(
+    async () => {
+      for (const pid of pids)
+        expect(await stack.service('hive-a').childAlive(pid), `worker pid ${pid} alive`).to.equal(false);
+    },
+    { within: s * 1000, what: "the hive's workers to be gone" },
+  );
 });
 
 When('the service {string} is paused', async function (this: RbeeWorld, name: string) {
@@ -49,13 +60,22 @@ When('the service {string} is resumed', async function (this: RbeeWorld, _name: 
   await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
 });
 
-Then('the service {string} does not answer its health route within {int} ms', async function (this: RbeeWorld, name: string, ms: number) {
-  const outcome = await healthOf(this, name, ms).then((status) => `answered ${status}`, (e: Error) => `no answer (${e.name})`);
-  expect(outcome, `${name}'s health route while paused`).to.match(/^no answer/);
-});
+Then(
+  'the service {string} does not answer its health route within {int} ms',
+  async function (this: RbeeWorld, name: string, ms: number) {
+    const outcome = await healthOf(this, name, ms).then(
+      (status) => `answered ${status}`,
+      (e: Error) => `no answer (${e.name})`,
+    );
+    expect(outcome, `${name}'s health route while paused`).to.match(/^no answer/);
+  },
+);
 
 Then('the service {string} answers its health route', async function (this: RbeeWorld, name: string) {
-  await eventually(async () => expect(await healthOf(this, name, 1000)).to.equal(200), { within: 10_000, what: `${name} to answer its health route` });
+  await eventually(async () => expect(await healthOf(this, name, 1000)).to.equal(200), {
+    within: 10_000,
+    what: `${name} to answer its health route`,
+  });
 });
 
 When('the service {string} is restarted', async function (this: RbeeWorld, name: string) {
@@ -63,13 +83,22 @@ When('the service {string} is restarted', async function (this: RbeeWorld, name:
   await this.nemesis!.restartService(name);
 });
 
-Then('within {int} seconds the queen lists the hive {string} as {string}', async function (this: RbeeWorld, s: number, hive: string, status: string) {
-  const stack = await this.theStack();
-  await eventually(async () => {
-    const r = await stack.queen.hives();
-    expect(r.json?.nodes?.find((n: any) => n.node_name === hive), `the queen's registry: ${r.text}`).to.include({ status });
-  }, { within: s * 1000, what: `the queen to list ${hive} as ${status}` });
-});
+Then(
+  'within {int} seconds the queen lists the hive {string} as {string}',
+  async function (this: RbeeWorld, s: number, hive: string, status: string) {
+    const stack = await this.theStack();
+    await eventually(
+      async () => {
+        const r = await stack.queen.hives();
+        expect(
+          r.json?.nodes?.find((n: any) => n.node_name === hive),
+          `the queen's registry: ${r.text}`,
+        ).to.include({ status });
+      },
+      { within: s * 1000, what: `the queen to list ${hive} as ${status}` },
+    );
+  },
+);
 
 When('the hive {string} is stopped', async function (this: RbeeWorld, name: string) {
   const svc = (await this.theStack()).service(name);
@@ -77,15 +106,24 @@ When('the hive {string} is stopped', async function (this: RbeeWorld, name: stri
   expect(await svc.waitExit(15_000), `${name} did not stop within 15 s`).to.not.equal(undefined);
 });
 
-When('{int} bytes at the start of the file {string} of {string} are overwritten with garbage', async function (this: RbeeWorld, n: number, file: string, service: string) {
-  await this.theStack();
-  this.nemesis!.corruptFile(service, file, { offset: 0, length: n });
-});
+When(
+  '{int} bytes at the start of the file {string} of {string} are overwritten with garbage',
+  async function (this: RbeeWorld, n: number, file: string, service: string) {
+    await this.theStack();
+    this.nemesis!.corruptFile(service, file, { offset: 0, length: n });
+  },
+);
 
-Then('the file {string} of {string} no longer starts with the SQLite header', async function (this: RbeeWorld, file: string, service: string) {
-  const head = fs.readFileSync(path.join((await this.theStack()).service(service).dataDir, file)).subarray(0, 16).toString('latin1');
-  expect(head, `first 16 bytes of ${file}`).to.not.equal('SQLite format 3\0');
-});
+Then(
+  'the file {string} of {string} no longer starts with the SQLite header',
+  async function (this: RbeeWorld, file: string, service: string) {
+    const head = fs
+      .readFileSync(path.join((await this.theStack()).service(service).dataDir, file))
+      .subarray(0, 16)
+      .toString('latin1');
+    expect(head, `first 16 bytes of ${file}`).to.not.equal('SQLite format 3\0');
+  },
+);
 
 When('{string} and {string} are partitioned', async function (this: RbeeWorld, a: string, b: string) {
   await this.theStack();
@@ -97,10 +135,15 @@ When('{string} is cut off from {string} in one direction', async function (this:
   return orSkip(this, async () => this.remembered.set('fault', await this.nemesis!.partition(a, b, true)));
 });
 
-When('{int} ms of latency is added from {string} to {string}', async function (this: RbeeWorld, ms: number, a: string, b: string) {
-  await this.theStack();
-  return orSkip(this, async () => this.remembered.set('fault', await this.nemesis!.shapeLink(a, b, { latencyMs: ms })));
-});
+When(
+  '{int} ms of latency is added from {string} to {string}',
+  async function (this: RbeeWorld, ms: number, a: string, b: string) {
+    await this.theStack();
+    return orSkip(this, async () =>
+      this.remembered.set('fault', await this.nemesis!.shapeLink(a, b, { latencyMs: ms })),
+    );
+  },
+);
 
 When('the partition is healed', async function (this: RbeeWorld) {
   await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
@@ -115,29 +158,44 @@ async function callBetween(world: RbeeWorld, from: string, to: string) {
   return world.nemesis!.callFrom(from, to, HEALTH_PATH[stack.service(to).kind]);
 }
 
-Then('a call from {string} to the health route of {string} fails', async function (this: RbeeWorld, from: string, to: string) {
-  const r = await callBetween(this, from, to);
-  expect(r.ok, `call ${from} → ${to}: ${JSON.stringify(r)}`).to.equal(false);
-});
+Then(
+  'a call from {string} to the health route of {string} fails',
+  async function (this: RbeeWorld, from: string, to: string) {
+    const r = await callBetween(this, from, to);
+    expect(r.ok, `call ${from} → ${to}: ${JSON.stringify(r)}`).to.equal(false);
+  },
+);
 
-Then('a call from {string} to the health route of {string} succeeds', async function (this: RbeeWorld, from: string, to: string) {
-  const r = await callBetween(this, from, to);
-  expect(r, `call ${from} → ${to}`).to.include({ ok: true, status: 200 });
-});
+Then(
+  'a call from {string} to the health route of {string} succeeds',
+  async function (this: RbeeWorld, from: string, to: string) {
+    const r = await callBetween(this, from, to);
+    expect(r, `call ${from} → ${to}`).to.include({ ok: true, status: 200 });
+  },
+);
 
-Then('a call from {string} to the health route of {string} takes at least {int} ms', async function (this: RbeeWorld, from: string, to: string, ms: number) {
-  const r = await callBetween(this, from, to);
-  expect(r.ok, JSON.stringify(r)).to.equal(true);
-  this.measure(`${from} → ${to} with latency`, r.ms);
-  expect(r.ms, `call time ${from} → ${to}`).to.be.at.least(ms);
-});
+Then(
+  'a call from {string} to the health route of {string} takes at least {int} ms',
+  async function (this: RbeeWorld, from: string, to: string, ms: number) {
+    const r = await callBetween(this, from, to);
+    expect(r.ok, JSON.stringify(r)).to.equal(true);
+    this.measure(`${from} → ${to} with latency`, r.ms);
+    expect(r.ms, `call time ${from} → ${to}`).to.be.at.least(ms);
+  },
+);
 
-Then('a call from {string} to the health route of {string} takes less than {int} ms', async function (this: RbeeWorld, from: string, to: string, ms: number) {
-  const r = await callBetween(this, from, to);
-  expect(r.ok, JSON.stringify(r)).to.equal(true);
-  this.measure(`${from} → ${to} after heal`, r.ms);
-  expect(r.ms, `call time ${from} → ${to}`).to.be.below(ms);
-});
+Then(
+  'a call from {string} to the health route of {string} takes less than {int} ms',
+  async function (this: RbeeWorld, from: string, to: string, ms: number) {
+    // The fastest of three: added latency delays every call, while a loaded machine only delays some.
+    const calls = [];
+    for (let i = 0; i < 3; i++) calls.push(await callBetween(this, from, to));
+    for (const r of calls) expect(r.ok, JSON.stringify(r)).to.equal(true);
+    const fastest = Math.min(...calls.map((r) => r.ms));
+    this.measure(`${from} → ${to} after heal (fastest of 3)`, fastest);
+    expect(fastest, `fastest of 3 calls ${from} → ${to} (${calls.map((r) => r.ms).join(', ')} ms)`).to.be.below(ms);
+  },
+);
 
 Then('the harness still reaches {string} and {string}', async function (this: RbeeWorld, a: string, b: string) {
   for (const name of [a, b]) expect(await healthOf(this, name, 2000), `${name} from the harness`).to.equal(200);
@@ -147,25 +205,37 @@ Given('the hive {string} has a memory limit of {int} MiB', function (this: RbeeW
   this.configure().memoryLimit(hive, mib * 1024 * 1024);
 });
 
-When('the hive {string} is asked to spawn a worker for {string}', async function (this: RbeeWorld, hive: string, model: string) {
-  const stack = await this.theStack();
-  this.remembered.set('spawn at', Date.now());
-  const r = await stack.hive(hive).spawn(model);
-  expect(r.status, r.text).to.equal(200);
-  this.remembered.set('victim', { hive, workerId: r.json.worker_id });
-});
+When(
+  'the hive {string} is asked to spawn a worker for {string}',
+  async function (this: RbeeWorld, hive: string, model: string) {
+    const stack = await this.theStack();
+    this.remembered.set('spawn at', Date.now());
+    const r = await stack.hive(hive).spawn(model);
+    expect(r.status, r.text).to.equal(200);
+    this.remembered.set('victim', { hive, workerId: r.json.worker_id });
+  },
+);
 
-Then('within {int} seconds the engine confirms an out-of-memory kill in {string}', async function (this: RbeeWorld, s: number, service: string) {
-  // The kill follows a spawn request, made directly or by the queen for a job.
-  const since = (this.remembered.get('spawn at') as number | undefined) ?? this.job.submittedAt;
-  const oom = await this.nemesis!.confirmOom(service, since - 1000, s * 1000);
-  this.measure('request → OOM kill', oom.at - since);
-});
+Then(
+  'within {int} seconds the engine confirms an out-of-memory kill in {string}',
+  async function (this: RbeeWorld, s: number, service: string) {
+    // The kill follows a spawn request, made directly or by the queen for a job.
+    const since = (this.remembered.get('spawn at') as number | undefined) ?? this.job.submittedAt;
+    const oom = await this.nemesis!.confirmOom(service, since - 1000, s * 1000);
+    this.measure('request → OOM kill', oom.at - since);
+  },
+);
 
 Then('the hive logs {string} for that worker', async function (this: RbeeWorld, event: string) {
   const stack = await this.theStack();
   const v = this.recall<{ hive: string; workerId: string }>('victim');
-  await eventually(() => {
-    expect(stack.logs(v.hive).find((l) => l.service === 'hive' && l.event === event && l.worker_id === v.workerId), `a "${event}" line for ${v.workerId}`).to.not.equal(undefined);
-  }, { within: 5000, what: `${v.hive} to log ${event}` });
+  await eventually(
+    () => {
+      expect(
+        stack.logs(v.hive).find((l) => l.service === 'hive' && l.event === event && l.worker_id === v.workerId),
+        `a "${event}" line for ${v.workerId}`,
+      ).to.not.equal(undefined);
+    },
+    { within: 5000, what: `${v.hive} to log ${event}` },
+  );
 });

@@ -8,7 +8,13 @@ import type { RbeeWorld } from '../support/world.ts';
 When('the queen receives SIGTERM', async function (this: RbeeWorld) {
   const stack = await this.theStack();
   // Remember the worker processes first: after the cascade they must all be gone.
-  const workers = (await Promise.all(stack.hiveNames.map(async (h) => (await stack.hive(h).workers()).map((w) => ({ hive: h, pid: w.pid, id: w.worker_id }))))).flat();
+  const workers = (
+    await Promise.all(
+      stack.hiveNames.map(async (h) =>
+        (await stack.hive(h).workers()).map((w) => ({ hive: h, pid: w.pid, id: w.worker_id })),
+      ),
+    )
+  ).flat();
   this.remembered.set('workers before shutdown', workers);
   this.remembered.set('sigterm at', Date.now());
   await stack.service('queen').signal('SIGTERM');
@@ -16,11 +22,20 @@ When('the queen receives SIGTERM', async function (this: RbeeWorld) {
 
 Then('the hive and its worker log that they were asked to shut down', async function (this: RbeeWorld) {
   const stack = await this.theStack();
-  await eventually(() => {
-    const lines = stack.logs('hive-a');
-    expect(lines.filter((l) => l.service === 'hive' && l.event === 'shutdown.requested').length, 'hive "shutdown.requested" lines').to.be.above(0);
-    expect(lines.filter((l) => l.service === 'worker' && l.event === 'shutdown.requested').length, 'worker "shutdown.requested" lines').to.be.above(0);
-  }, { within: 10_000, what: 'the hive and the worker to log shutdown.requested' });
+  await eventually(
+    () => {
+      const lines = stack.logs('hive-a');
+      expect(
+        lines.filter((l) => l.service === 'hive' && l.event === 'shutdown.requested').length,
+        'hive "shutdown.requested" lines',
+      ).to.be.above(0);
+      expect(
+        lines.filter((l) => l.service === 'worker' && l.event === 'shutdown.requested').length,
+        'worker "shutdown.requested" lines',
+      ).to.be.above(0);
+    },
+    { within: 10_000, what: 'the hive and the worker to log shutdown.requested' },
+  );
 });
 
 Then('the queen and the hive exit with code 0 within {int} seconds', async function (this: RbeeWorld, s: number) {
@@ -37,7 +52,9 @@ Then('the queen and the hive exit with code 0 within {int} seconds', async funct
 Then('the hive reports that its worker exited with code 0', async function (this: RbeeWorld) {
   const stack = await this.theStack();
   for (const w of this.recall<Array<{ hive: string; id: string }>>('workers before shutdown')) {
-    const stopped = stack.logs(w.hive).find((l) => l.service === 'hive' && l.event === 'worker.stopped' && l.worker_id === w.id);
+    const stopped = stack
+      .logs(w.hive)
+      .find((l) => l.service === 'hive' && l.event === 'worker.stopped' && l.worker_id === w.id);
     expect(stopped, `a "worker.stopped" line for ${w.id} in ${w.hive}'s log`).to.not.equal(undefined);
     expect(stopped!.exit_code, `exit code of ${w.id}`).to.equal(0);
   }
@@ -50,6 +67,9 @@ Then('no process of the stack is left running', async function (this: RbeeWorld)
     expect(svc.running(), `${svc.name} still running`).to.equal(false);
   }
   for (const w of this.recall<Array<{ hive: string; pid: number | null; id: string }>>('workers before shutdown')) {
-    if (w.pid) expect(await stack.service(w.hive).childAlive(w.pid), `worker ${w.id} (pid ${w.pid}) still alive`).to.equal(false);
+    if (w.pid)
+      expect(await stack.service(w.hive).childAlive(w.pid), `worker ${w.id} (pid ${w.pid}) still alive`).to.equal(
+        false,
+      );
   }
 });

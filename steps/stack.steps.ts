@@ -15,3 +15,7 @@ Given('the model hub serves files at {int} MiB per second', function (this: Rbee
 Given('a worker is declared unhealthy after {int} seconds without a heartbeat', function (this: RbeeWorld, s: number) {
   this.configure().timings({ workerHeartbeatTimeoutMs: s * 1000 });
 });
+
+Given('each worker has {int} inference slots', function (this: RbeeWorld, slots: number) {
+  this.configure().workerEnv({ MOCK_SLOTS: String(slots) });
+});

@@ -11,6 +11,7 @@ import { selectRuntime, sweepAll } from '../lib/stack/runtimes.ts';
 import { diagnosticsBundle } from '../lib/report/diagnostics.ts';
 import { SVG, scenarioPictures } from '../lib/report/pictures.ts';
 import { captureSecrets } from '../lib/report/secret-capture.ts';
+import { BREAKDOWN_FILE, scenarioBreakdown } from '../lib/report/breakdown.ts';
 import { harness, setHarness } from './harness.ts';
 import type { RbeeWorld } from './world.ts';
 
@@ -20,7 +21,7 @@ chai.config.truncateThreshold = 0;
 // Steps bound their own waits with `eventually`; this is only the backstop for a hung step.
 setDefaultTimeout(120_000);
 
-const SCENARIO_ID_RE = /^@((?:FULL|INT|PAT|FAULT|SELF)-\d+)$/;
+const SCENARIO_ID_RE = /^@((?:FULL|INT|PAT|FAULT|SELF|CHAOS)-\d+)$/;
 
 BeforeAll(async function () {
   const config = loadConfig();
@@ -54,11 +55,17 @@ Before(function (this: RbeeWorld, { pickle }) {
   this.scenarioStartedAt = Date.now();
   const runtime = harness().runtime.name;
   if (tags.includes('@requires-docker') && runtime !== 'docker') {
-    this.attach(`skipped: this scenario injects a fault only the docker runtime can do; the run uses the ${runtime} runtime`, 'text/plain');
+    this.attach(
+      `skipped: this scenario injects a fault only the docker runtime can do; the run uses the ${runtime} runtime`,
+      'text/plain',
+    );
     return 'skipped';
   }
   if (tags.includes('@requires-process') && runtime !== 'process') {
-    this.attach(`skipped: this scenario needs processes that outlive their hive; in the ${runtime} runtime a hive's workers live in its container and die with it`, 'text/plain');
+    this.attach(
+      `skipped: this scenario needs processes that outlive their hive; in the ${runtime} runtime a hive's workers live in its container and die with it`,
+      'text/plain',
+    );
     return 'skipped';
   }
   this.attach(`runtime: ${runtime}; run ${harness().config.runId}; seed ${harness().config.seed}`, 'text/plain');
@@ -74,7 +81,8 @@ if (debugSecretsFile) {
     this.theStack = async () => {
       const fresh = !this.stack;
       const stack = await start();
-      const plant = process.env.RBEE_DEBUG_PLANT_SECRETS === '1' ? [...stack.running.services.values()].map((s) => s.logFile) : [];
+      const plant =
+        process.env.RBEE_DEBUG_PLANT_SECRETS === '1' ? [...stack.running.services.values()].map((s) => s.logFile) : [];
       if (fresh) captureSecrets(debugSecretsFile, stack.secrets, plant);
       return stack;
     };
@@ -83,8 +91,12 @@ if (debugSecretsFile) {
 
 After(async function (this: RbeeWorld, { result, pickle }) {
   const h = harness();
+  const teardownFrom = Date.now();
   if (this.measurements.length) {
-    this.attach(JSON.stringify(this.measurements, null, 2), { mediaType: 'application/json', fileName: 'measurements.json' });
+    this.attach(JSON.stringify(this.measurements, null, 2), {
+      mediaType: 'application/json',
+      fileName: 'measurements.json',
+    });
   }
   const healErrors = this.nemesis ? await this.nemesis.healAll() : [];
   // Pictures after healing, so the timeline shows when each fault was healed. As a Buffer (base64 in the
@@ -120,5 +132,12 @@ After(async function (this: RbeeWorld, { result, pickle }) {
     await this.stack.stop();
     h.live.delete(this.stack);
   }
+  const breakdown = scenarioBreakdown({
+    startedAt: this.scenarioStartedAt,
+    stackStartMs: this.stackStartMs,
+    teardownFrom,
+    now: Date.now(),
+  });
+  this.attach(JSON.stringify(breakdown), { mediaType: 'application/json', fileName: BREAKDOWN_FILE });
   if (healErrors.length) throw new Error(healErrors.join('; '));
 });

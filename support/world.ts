@@ -7,6 +7,7 @@ import { Stack } from '../lib/stack/stack.ts';
 import { Nemesis } from '../lib/faults/nemesis.ts';
 import type { Job } from '../lib/clients/job.ts';
 import type { HttpResponse } from '../lib/clients/http.ts';
+import type { ChaosRun } from '../lib/chaos/run.ts';
 import { harness } from './harness.ts';
 
 export interface Measurement {
@@ -29,6 +30,10 @@ export class RbeeWorld extends World {
   /** Named things a step remembered for a later step (a worker id, a snapshot). */
   readonly remembered = new Map<string, unknown>();
   readonly measurements: Measurement[] = [];
+  /** The scenario's chaos run (workload + fault schedule), once it has run. */
+  chaos?: ChaosRun;
+  /** How long the stack took to start (ms), for the scenario's time breakdown. */
+  stackStartMs = 0;
 
   constructor(options: IWorldOptions) {
     super(options);
@@ -39,22 +44,33 @@ export class RbeeWorld extends World {
    * stack: afterwards a change would silently not apply, so it is an error.
    */
   configure(): StackSpecBuilder {
-    if (this.stack) throw new Error('the stack is already running: put configuration steps before the first step that uses the stack');
+    if (this.stack)
+      throw new Error(
+        'the stack is already running: put configuration steps before the first step that uses the stack',
+      );
     return this.spec;
   }
 
   /** The running stack; started from the spec on first use. */
   async theStack(): Promise<Stack> {
     if (!this.stack) {
-      this.stack = await Stack.start(this.spec.build(), harness().runtime, {
-        runId: harness().config.runId,
-        stackId: `${this.scenarioId.toLowerCase()}-${Date.now().toString(36)}`,
-        healthTimeoutMs: harness().config.healthTimeoutMs,
-      });
-      harness().live.add(this.stack);
+      const t0 = performance.now();
+      this.stack = await this.freshStack();
+      this.stackStartMs = performance.now() - t0;
       this.nemesis = new Nemesis(this.stack);
     }
     return this.stack;
+  }
+
+  /** Another stack built from the scenario's spec (e.g. for shrinking); the caller stops it. */
+  async freshStack(): Promise<Stack> {
+    const stack = await Stack.start(this.spec.build(), harness().runtime, {
+      runId: harness().config.runId,
+      stackId: `${this.scenarioId.toLowerCase()}-${Date.now().toString(36)}`,
+      healthTimeoutMs: harness().config.healthTimeoutMs,
+    });
+    harness().live.add(stack); // stopped at the end of the run (or on Ctrl-C) if nobody stopped it before; stop() is idempotent
+    return stack;
   }
 
   get job(): Job {
@@ -63,8 +79,17 @@ export class RbeeWorld extends World {
     return j;
   }
 
+  theChaosRun(): ChaosRun {
+    if (!this.chaos)
+      throw new Error(
+        'no chaos run in this scenario yet (the step that runs the workload through a fault schedule must come first)',
+      );
+    return this.chaos;
+  }
+
   recall<T>(key: string): T {
-    if (!this.remembered.has(key)) throw new Error(`nothing remembered as "${key}" (a step that records it must come first)`);
+    if (!this.remembered.has(key))
+      throw new Error(`nothing remembered as "${key}" (a step that records it must come first)`);
     return this.remembered.get(key) as T;
   }
 

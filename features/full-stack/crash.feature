@@ -17,3 +17,4 @@ Feature: A worker that crashes in the middle of a job
     When a client submits a job for the default model with max_tokens 3
     Then the stream is well-formed with exactly 3 tokens in order, then "end", then "[DONE]"
     And the new job did not run on the crashed worker
+    And no accepted job of this scenario was lost or duplicated

@@ -1,4 +1,4 @@
-@integration @network-partition @chaos @requires-docker
+@integration @network-partition @chaos
 Feature: Network partitions between services
   @INT-004 @p0
   Scenario: Queen and hive partitioned: the hive becomes unavailable, jobs are refused as retryable, and all heals
@@ -9,6 +9,7 @@ Feature: Network partitions between services
     When the partition is healed
     Then within 5 seconds the queen lists the hive "hive-a" as "available"
     And within 10 seconds a new job for the default model completes
+    And no accepted job of this scenario was lost or duplicated
 
   @INT-005 @p1
   Scenario: Hive and worker partitioned: the worker is marked unhealthy and not used, then comes back

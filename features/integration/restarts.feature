@@ -14,6 +14,7 @@ Feature: Services restart and the stack recovers
     When a client submits a job for the default model with max_tokens 5
     Then the stream is well-formed with exactly 5 tokens in order, then "end", then "[DONE]"
     And the queen's narration names that worker
+    And no accepted job of this scenario was lost or duplicated
 
   @INT-012 @p1 @chaos
   Scenario: The queen restarts while workers are up and rebuilds its view from the hives
@@ -23,6 +24,7 @@ Feature: Services restart and the stack recovers
     Then within 5 seconds the queen's worker list is the same as before
     When a client submits a job for the default model with max_tokens 4
     Then the stream is well-formed with exactly 4 tokens in order, then "end", then "[DONE]"
+    And no accepted job of this scenario was lost or duplicated
 
   @INT-013 @p1 @chaos @requires-process
   Scenario: The hive restarts while its workers are up: it keeps the live ones and drops the dead
@@ -32,6 +34,7 @@ Feature: Services restart and the stack recovers
     And the first of those workers is killed while the hive is down
     And the hive "hive-a" is started again
     Then within 10 seconds the hive "hive-a" lists only the surviving worker, "idle"
+    And within 10 seconds the queen's system health is "ok" with hive "hive-a" available and 1 healthy workers
     When a client submits a job for the default model with max_tokens 4
     Then the stream is well-formed with exactly 4 tokens in order, then "end", then "[DONE]"
     And the queen's narration names the surviving worker

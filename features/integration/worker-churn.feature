@@ -10,7 +10,8 @@ Feature: Workers come and go
     And no process is left for the stopped workers
     And the hive's "rbee_hive_workers" gauge says 4 "idle" and nothing else
 
-  @INT-010 @p1 @registration
+  # @serial: ten node processes start at once; beside other stacks on two cores they would miss the loading timeout.
+  @INT-010 @p1 @registration @serial
   Scenario: Ten workers register at once
     Given a stack with 1 hive of 0 workers
     And the hive "hive-a" may run at most 10 workers

@@ -22,7 +22,8 @@ Feature: Jobs as workflows with parameter sets
     When a client submits a job whose deadline passed a second ago, with correlation id "pat-005-past"
     Then the answer is 504 "DEADLINE_EXCEEDED"
     And the error carries correlation id "pat-005-past"
-    When a client submits a job for 200 tokens with a deadline 1 second from now
+    # 2 s: the deadline must pass mid-stream (200 tokens at 40 ms take 8 s), not before a loaded machine admits the job.
+    When a client submits a job for 200 tokens with a deadline 2 seconds from now
     Then the stream ends with an error event "DEADLINE_EXCEEDED" and "[DONE]" after less than 200 tokens
     And the worker that ran the job is "idle" again in its hive's list
 

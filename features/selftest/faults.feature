@@ -37,7 +37,7 @@ Feature: Fault primitives apply and heal, proven by observation
     And 4096 bytes at the start of the file "hive.db" of "hive-a" are overwritten with garbage
     Then the file "hive.db" of "hive-a" no longer starts with the SQLite header
 
-  @SELF-006 @chaos @requires-docker
+  @SELF-006 @chaos
   Scenario: Partition — calls between two services fail both ways while the harness reaches both, and work after heal
     When "hive-a" and "queen" are partitioned
     Then a call from "hive-a" to the health route of "queen" fails
@@ -47,7 +47,7 @@ Feature: Fault primitives apply and heal, proven by observation
     Then a call from "hive-a" to the health route of "queen" succeeds
     And a call from "queen" to the health route of "hive-a" succeeds
 
-  @SELF-007 @chaos @requires-docker
+  @SELF-007 @chaos
   Scenario: One-way partition — only the named direction is cut
     When "hive-a" is cut off from "queen" in one direction
     Then a call from "hive-a" to the health route of "queen" fails
@@ -55,7 +55,7 @@ Feature: Fault primitives apply and heal, proven by observation
     When the partition is healed
     Then a call from "hive-a" to the health route of "queen" succeeds
 
-  @SELF-008 @chaos @requires-docker
+  @SELF-008 @chaos
   Scenario: Latency — a link proxy slows the named link, and stops after heal
     When 300 ms of latency is added from "hive-a" to "queen"
     Then a call from "hive-a" to the health route of "queen" takes at least 300 ms

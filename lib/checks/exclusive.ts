@@ -25,7 +25,8 @@ export function overlappingJobs(lines: LogLine[]): string[] {
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1]!;
       const cur = list[i]!;
-      if (cur.start < prev.end) overlaps.push(`${worker}: job ${cur.job} started at ${cur.start} before job ${prev.job} ended at ${prev.end}`);
+      if (cur.start < prev.end)
+        overlaps.push(`${worker}: job ${cur.job} started at ${cur.start} before job ${prev.job} ended at ${prev.end}`);
     }
   }
   return overlaps;

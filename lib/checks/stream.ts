@@ -32,12 +32,14 @@ export function checkCompletedStream(result: SseResult, expectedTokens?: number)
   const types = result.events.map((e) => e.data?.type ?? '?');
   if (result.transportError) problems.push(`the stream broke: ${result.transportError}`);
   if (result.malformed.length) problems.push(`malformed or late events: ${result.malformed.slice(0, 3).join(' | ')}`);
-  if (!result.done) problems.push(`the stream ended without [DONE] (silently truncated); event types were: ${summarizeTypes(types)}`);
+  if (!result.done)
+    problems.push(`the stream ended without [DONE] (silently truncated); event types were: ${summarizeTypes(types)}`);
   const firstNonNarration = types.findIndex((t) => t !== 'narration');
   if (firstNonNarration <= 0) problems.push(`the stream does not open with narration events: ${summarizeTypes(types)}`);
   const expectedOrder = ['started', ...Array(types.filter((t) => t === 'token').length).fill('token'), 'end'];
   const rest = types.slice(Math.max(firstNonNarration, 0));
-  if (rest.join(',') !== expectedOrder.join(',')) problems.push(`events out of order: expected narration…, started, token×N, end but got ${summarizeTypes(types)}`);
+  if (rest.join(',') !== expectedOrder.join(','))
+    problems.push(`events out of order: expected narration…, started, token×N, end but got ${summarizeTypes(types)}`);
   const s = shapeOf(result);
   if (s.error) problems.push(`the stream carries an error event: ${JSON.stringify(s.error)}`);
   s.tokens.forEach((t, idx) => {
@@ -45,14 +47,21 @@ export function checkCompletedStream(result: SseResult, expectedTokens?: number)
     if (typeof t.t !== 'string') problems.push(`token #${idx} has no text`);
   });
   if (s.end) {
-    if (s.end.tokens_out !== s.tokens.length) problems.push(`end.tokens_out=${s.end.tokens_out} but ${s.tokens.length} token events arrived`);
+    if (s.end.tokens_out !== s.tokens.length)
+      problems.push(`end.tokens_out=${s.end.tokens_out} but ${s.tokens.length} token events arrived`);
     const early = s.end.stop_reason === 'EOS' || s.end.stop_reason === 'STOP_SEQUENCE';
     if (expectedTokens !== undefined && !early && s.tokens.length !== expectedTokens) {
       problems.push(`expected ${expectedTokens} tokens (stop_reason ${s.end.stop_reason}) but got ${s.tokens.length}`);
     }
-    if (expectedTokens !== undefined && !early && s.end.stop_reason !== 'MAX_TOKENS') problems.push(`stop_reason is ${s.end.stop_reason}, expected MAX_TOKENS`);
+    if (expectedTokens !== undefined && !early && s.end.stop_reason !== 'MAX_TOKENS')
+      problems.push(`stop_reason is ${s.end.stop_reason}, expected MAX_TOKENS`);
   }
-  if (s.started && s.tokens.length && result.events.indexOf(result.events.find((e) => e.data === s.started)!) > result.events.findIndex((e) => e.data?.type === 'token')) {
+  if (
+    s.started &&
+    s.tokens.length &&
+    result.events.indexOf(result.events.find((e) => e.data === s.started)!) >
+      result.events.findIndex((e) => e.data?.type === 'token')
+  ) {
     problems.push('tokens arrived before the started event');
   }
   return [...new Set(problems)];
@@ -63,11 +72,14 @@ export function checkFailedStream(result: SseResult, expectCodes: string[] = [])
   const problems: string[] = [];
   const s = shapeOf(result);
   if (!s.error) {
-    problems.push(`expected an error event, but the stream had ${summarizeTypes(result.events.map((e) => e.data?.type))}${result.done ? ' and [DONE]' : ' and no [DONE] (silently truncated)'}`);
+    problems.push(
+      `expected an error event, but the stream had ${summarizeTypes(result.events.map((e) => e.data?.type))}${result.done ? ' and [DONE]' : ' and no [DONE] (silently truncated)'}`,
+    );
     return problems;
   }
   if (s.error.retryable !== true) problems.push(`the error event is not retryable: ${JSON.stringify(s.error)}`);
-  if (expectCodes.length && !expectCodes.includes(s.error.code)) problems.push(`error code ${s.error.code}, expected one of ${expectCodes.join(', ')}`);
+  if (expectCodes.length && !expectCodes.includes(s.error.code))
+    problems.push(`error code ${s.error.code}, expected one of ${expectCodes.join(', ')}`);
   if (!result.done) problems.push('the error event was not followed by [DONE]');
   const last = result.events.at(-1)?.data;
   if (last !== s.error) problems.push(`events after the error event: ${JSON.stringify(last)}`);
@@ -102,7 +114,9 @@ export function checkProgressStream(result: SseResult, terminal: 'complete' | 'e
   }
   const middle = stages.slice(1, -1);
   if (terminal === 'complete' && (middle.length === 0 || middle.some((s) => s !== 'downloading'))) {
-    problems.push(`between started and complete expected one or more downloading events, got: ${summarizeTypes(middle)}`);
+    problems.push(
+      `between started and complete expected one or more downloading events, got: ${summarizeTypes(middle)}`,
+    );
   }
   let prev = 0;
   for (const e of ev.filter((x) => x?.stage === 'downloading')) {

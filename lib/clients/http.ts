@@ -66,11 +66,21 @@ export class HttpClient {
       throw new Error(`${method} ${this.baseUrl}${path} failed: ${e.message}`);
     });
     const text = await res.body.text();
-    return { status: res.statusCode, headers: flatHeaders(res.headers), text, json: tryJson(text), ms: performance.now() - t0 };
+    return {
+      status: res.statusCode,
+      headers: flatHeaders(res.headers),
+      text,
+      json: tryJson(text),
+      ms: performance.now() - t0,
+    };
   }
 
   /** Request expecting an SSE stream (POST with a body, or GET); events are read in the background. */
-  async stream(path: string, body: unknown, o: CallOptions & { onEvent?: (e: SseEvent) => void } = {}): Promise<StreamResponse> {
+  async stream(
+    path: string,
+    body: unknown,
+    o: CallOptions & { onEvent?: (e: SseEvent) => void } = {},
+  ): Promise<StreamResponse> {
     const t0 = performance.now();
     const controller = new AbortController();
     const hasBody = body !== undefined || o.rawBody !== undefined;
@@ -89,9 +99,20 @@ export class HttpClient {
     if (!String(headers['content-type'] ?? '').startsWith('text/event-stream')) {
       const text = await res.body.text();
       const error = { status: res.statusCode, headers, text, json: tryJson(text), ms: performance.now() - t0 };
-      return { status: res.statusCode, headers, error, result: Promise.resolve({ events: [], done: false, malformed: [], endMs: error.ms }), abort: () => {} };
+      return {
+        status: res.statusCode,
+        headers,
+        error,
+        result: Promise.resolve({ events: [], done: false, malformed: [], endMs: error.ms }),
+        abort: () => {},
+      };
     }
-    return { status: res.statusCode, headers, result: readSse(res.body, t0, o.onEvent), abort: () => controller.abort() };
+    return {
+      status: res.statusCode,
+      headers,
+      result: readSse(res.body, t0, o.onEvent),
+      abort: () => controller.abort(),
+    };
   }
 
   private headers(o: CallOptions, hasBody: boolean): Record<string, string> {
@@ -121,8 +142,19 @@ function tryJson(text: string): any {
  * The answer to a request expected to be refused: its error, or — when the service started a stream
  * instead — the stream is closed and the answer says so (so an assertion on the error fails clearly).
  */
-export function refusalOf(r: { status: number; headers: Record<string, string>; error?: HttpResponse; abort(): void }): HttpResponse {
+export function refusalOf(r: {
+  status: number;
+  headers: Record<string, string>;
+  error?: HttpResponse;
+  abort(): void;
+}): HttpResponse {
   if (r.error) return r.error;
   r.abort();
-  return { status: r.status, headers: r.headers, text: '(an event stream: the request was not refused)', json: undefined, ms: 0 };
+  return {
+    status: r.status,
+    headers: r.headers,
+    text: '(an event stream: the request was not refused)',
+    json: undefined,
+    ms: 0,
+  };
 }

@@ -28,7 +28,10 @@ export class Job {
   private finished: Promise<SseResult> = new Promise(() => {});
   abort: () => void = () => {};
 
-  constructor(readonly task: TaskRequest, readonly correlationId: string | undefined) {}
+  constructor(
+    readonly task: TaskRequest,
+    readonly correlationId: string | undefined,
+  ) {}
 
   /** Submit and wait until the queen answers (the stream starts, or an error). */
   static async submit(queen: QueenClient, task: TaskRequest, o: SubmitOptions = {}): Promise<Job> {
@@ -45,7 +48,11 @@ export class Job {
     const job = new Job(task, o.correlationId);
     const headers = { ...(o.headers ?? {}), ...(o.correlationId ? { 'x-correlation-id': o.correlationId } : {}) };
     const call = o.route === 'inference' ? queen.inference.bind(queen) : queen.submitTask.bind(queen);
-    job.answer = call(task, { headers, ...(o.bearer !== undefined ? { bearer: o.bearer } : {}), onEvent: (e) => job.events.push(e) }).then((res) => {
+    job.answer = call(task, {
+      headers,
+      ...(o.bearer !== undefined ? { bearer: o.bearer } : {}),
+      onEvent: (e) => job.events.push(e),
+    }).then((res) => {
       job.status = res.status;
       job.headers = res.headers;
       job.error = res.error;
@@ -72,7 +79,11 @@ export class Job {
    * Submit like a well-behaved client: a retryable 503 (NO_CAPACITY, HIVE_UNAVAILABLE) is retried after
    * the server's retry_after_ms, until `withinMs` has passed. `attempts` says how many it took.
    */
-  static async submitRetrying(queen: QueenClient, task: TaskRequest, o: SubmitOptions & { withinMs?: number } = {}): Promise<Job> {
+  static async submitRetrying(
+    queen: QueenClient,
+    task: TaskRequest,
+    o: SubmitOptions & { withinMs?: number } = {},
+  ): Promise<Job> {
     const deadline = Date.now() + (o.withinMs ?? 30_000);
     for (let attempt = 1; ; attempt++) {
       const job = await Job.submit(queen, task, o);
@@ -90,7 +101,12 @@ export class Job {
   async done(withinMs = 30_000): Promise<SseResult> {
     const t0 = Date.now();
     await this.answered(withinMs);
-    return withDeadline(this.finished, withinMs - (Date.now() - t0), () => `job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`);
+    return withDeadline(
+      this.finished,
+      withinMs - (Date.now() - t0),
+      () =>
+        `job stream did not end within ${withinMs} ms; ${this.events.length} events so far, last: ${this.events.at(-1)?.raw ?? '(none)'}`,
+    );
   }
 
   get tokensSoFar(): number {
@@ -111,4 +127,3 @@ export class Job {
     return shapeOf(this.result);
   }
 }
-

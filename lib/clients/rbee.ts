@@ -33,11 +33,16 @@ type StreamOptions = CallOptions & { onEvent?: (e: SseEvent) => void };
 
 class ServiceClient {
   readonly http: HttpClient;
-  constructor(readonly url: string, bearer?: string) {
+  constructor(
+    readonly url: string,
+    bearer?: string,
+  ) {
     this.http = new HttpClient(url, bearer);
   }
   async metrics(openMetrics = false): Promise<{ samples: Sample[]; text: string }> {
-    const r = await this.http.get('/metrics', { headers: openMetrics ? { accept: 'application/openmetrics-text' } : {} });
+    const r = await this.http.get('/metrics', {
+      headers: openMetrics ? { accept: 'application/openmetrics-text' } : {},
+    });
     if (r.status !== 200) throw new Error(`GET ${this.url}/metrics answered ${r.status}: ${r.text.slice(0, 200)}`);
     return { samples: parseMetrics(r.text), text: r.text };
   }

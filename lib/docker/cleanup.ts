@@ -25,7 +25,9 @@ export function liveStacks(): string[] {
 export async function stopAllStacks(): Promise<string[]> {
   const errors: string[] = [];
   await Promise.all(
-    [...live].map((s) => s.stop().catch((e: unknown) => errors.push(`${s.id}: ${e instanceof Error ? e.message : String(e)}`))),
+    [...live].map((s) =>
+      s.stop().catch((e: unknown) => errors.push(`${s.id}: ${e instanceof Error ? e.message : String(e)}`)),
+    ),
   );
   return errors;
 }

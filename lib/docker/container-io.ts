@@ -54,12 +54,19 @@ export async function execIn(d: Docker, c: Docker.Container, cmd: string[], time
     stream.destroy();
   }
   // The exec's exit code is recorded by the engine a moment after its output stream closes.
-  const code = await eventually(async () => {
-    const info = await ex.inspect();
-    if (info.Running || info.ExitCode === null) throw new Error('the engine has not recorded an exit code yet');
-    return info.ExitCode;
-  }, { within: 1000, every: 20, what: `the exit code of exec ${cmd.join(' ')}` });
-  return { code, stdout: Buffer.concat(chunks.out).toString('utf8'), stderr: Buffer.concat(chunks.err).toString('utf8') };
+  const code = await eventually(
+    async () => {
+      const info = await ex.inspect();
+      if (info.Running || info.ExitCode === null) throw new Error('the engine has not recorded an exit code yet');
+      return info.ExitCode;
+    },
+    { within: 1000, every: 20, what: `the exit code of exec ${cmd.join(' ')}` },
+  );
+  return {
+    code,
+    stdout: Buffer.concat(chunks.out).toString('utf8'),
+    stderr: Buffer.concat(chunks.err).toString('utf8'),
+  };
 }
 
 /** Like execIn, but a failure (or an engine error) becomes one line naming what was run where. */
@@ -70,6 +77,7 @@ export async function execOk(d: Docker, c: Docker.Container, what: string, cmd: 
   } catch (e) {
     throw new Error(`${what}: ${engineMessage(e)}`);
   }
-  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.code !== 0)
+    throw new Error(`${what}: exit ${r.code}: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`);
   return r;
 }

@@ -9,7 +9,13 @@ import { constants as osConstants } from 'node:os';
 import type Docker from 'dockerode';
 import type { ExitStatus, RunningStack, Runtime, ServiceHandle, Signal, StartContext } from '../stack/runtime.ts';
 import type { StackSecrets } from '../stack/secrets.ts';
-import { planExternalWorker, planServices, type Addressing, type ServiceKind, type ServicePlan } from '../stack/services.ts';
+import {
+  planExternalWorker,
+  planServices,
+  type Addressing,
+  type ServiceKind,
+  type ServicePlan,
+} from '../stack/services.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import { trackStack, untrackStack } from './cleanup.ts';
 import { attachOutput, execIn, execOk } from './container-io.ts';
@@ -17,7 +23,8 @@ import { waitUntilHealthy } from '../stack/health.ts';
 import { withDeadline } from '../observe/eventually.ts';
 import { dockerNetworkFaults } from './network-faults.ts';
 import { docker, engineMessage, isNotFound, preflight } from './engine.ts';
-import { ensureAppImage } from './images.ts';
+import { IMAGE_BUNDLE_DIR, ensureAppImage } from './images.ts';
+import { bundleName } from '../stack/bundles.ts';
 import { LABEL, runnerLabels, safeName } from './labels.ts';
 import { OomWatch } from './oom.ts';
 import { RBEE_UID } from './rootfs.ts';
@@ -35,7 +42,7 @@ export interface DockerRuntimeOptions {
   image?: string;
   /** Start only these services of the plan (partial stacks, tests). */
   only?: string[];
-  /** Command of a service's container; default `node --import tsx <entry>`. */
+  /** Command of a service's container; default `node dist/<kind>.mjs` (the bundle in the app image). */
   command?: (plan: ServicePlan) => string[];
   /** Memory limit in bytes per service name, for every stack of this runtime (see DockerStartContext). */
   memoryLimits?: Record<string, number>;
@@ -111,7 +118,9 @@ export class DockerRunningStack implements RunningStack {
   readonly networkName: string;
   private oom: OomWatch | undefined;
   private stopping: Promise<void> | undefined;
-  private config: { spec: StackSpec; secrets: StackSecrets; image: string; opts: DockerRuntimeOptions; addressing: Addressing } | undefined;
+  private config:
+    | { spec: StackSpec; secrets: StackSecrets; image: string; opts: DockerRuntimeOptions; addressing: Addressing }
+    | undefined;
 
   /** Partitions, link shaping, in-container calls and OOM confirmation (needs a local engine). */
   readonly network = dockerNetworkFaults(this);
@@ -134,14 +143,15 @@ export class DockerRunningStack implements RunningStack {
 
   async create(spec: StackSpec, secrets: StackSecrets, image: string, opts: DockerRuntimeOptions): Promise<void> {
     const hives = new Set(spec.hives.map((h) => h.name));
-    const kindOf = (name: string): ServiceKind => (name === 'hub' || name === 'queen' ? name : hives.has(name) ? 'hive' : 'worker');
+    const kindOf = (name: string): ServiceKind =>
+      name === 'hub' || name === 'queen' ? name : hives.has(name) ? 'hive' : 'worker';
     const port = (name: string) => spec.fixedPorts[name] ?? PORTS[kindOf(name)];
     const addressing: Addressing = {
       internalUrl: (name) => `http://${name}:${port(name)}`,
       listenPort: port,
       dataDir: () => DATA_DIR,
       bindHost: '0.0.0.0',
-      workerCmd: 'node --import tsx stack/worker/main.ts',
+      workerCmd: `node ${IMAGE_BUNDLE_DIR}/${bundleName('worker')}`,
       // Workers run inside their hive's container (or their own), reached through its network alias.
       workerHost: (name) => name,
       workerPortRange: () => WORKER_PORTS,
@@ -163,7 +173,11 @@ export class DockerRunningStack implements RunningStack {
   }
 
   /** Container settings every container of the stack gets: unprivileged, labelled, on the stack network. */
-  private hardened(name: string, user: string, memory?: number): Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig } {
+  private hardened(
+    name: string,
+    user: string,
+    memory?: number,
+  ): Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig } {
     const opts = this.config!.opts;
     return {
       name: `${this.networkName}-${safeName(name)}`,
@@ -193,11 +207,19 @@ export class DockerRunningStack implements RunningStack {
    * A helper container on the stack network that is not a service of the stack (e.g. a link proxy):
    * same image and lock-down, output to logs/<name>.log, removed with the stack. Resolves once it runs.
    */
-  async startHelper(name: string, cmd: string[], env: Record<string, string>): Promise<{ container: Docker.Container; ip: string }> {
+  async startHelper(
+    name: string,
+    cmd: string[],
+    env: Record<string, string>,
+  ): Promise<{ container: Docker.Container; ip: string }> {
     if (!this.config) throw new Error(`stack ${this.id} was not created`);
     if (this.stopping) throw new Error(`stack ${this.id} is stopped`);
     const base = this.hardened(name, serviceUser().user);
-    const container = await this.d.createContainer({ ...base, Cmd: cmd, Env: Object.entries(env).map(([k, v]) => `${k}=${v}`) });
+    const container = await this.d.createContainer({
+      ...base,
+      Cmd: cmd,
+      Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    });
     const log = createWriteStream(join(this.ctx.workDir, 'logs', `${name}.log`), { flags: 'a' });
     const { done } = await attachOutput(this.d, container, log);
     void done.then(() => log.end());
@@ -207,7 +229,11 @@ export class DockerRunningStack implements RunningStack {
     return { container, ip };
   }
 
-  private async createService(plan: ServicePlan, port: number, extraBinds: string[] = []): Promise<DockerServiceHandle> {
+  private async createService(
+    plan: ServicePlan,
+    port: number,
+    extraBinds: string[] = [],
+  ): Promise<DockerServiceHandle> {
     const { image, opts } = this.config!;
     const { user, chown } = serviceUser();
     const dataDir = join(this.ctx.workDir, 'data', plan.name);
@@ -217,12 +243,22 @@ export class DockerRunningStack implements RunningStack {
     const base = this.hardened(plan.name, user, mem);
     const container = await this.d.createContainer({
       ...base,
-      Cmd: opts.command?.(plan) ?? ['node', '--import', 'tsx', plan.entry, ...(plan.args ?? [])],
+      Cmd: opts.command?.(plan) ?? ['node', `${IMAGE_BUNDLE_DIR}/${bundleName(plan.kind)}`, ...(plan.args ?? [])],
       Env: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
       HostConfig: { ...base.HostConfig, Binds: [`${dataDir}:${DATA_DIR}`, ...extraBinds] },
     });
     const logFile = join(this.ctx.workDir, 'logs', `${plan.name}.log`);
-    const handle = new DockerServiceHandle(this.d, container, plan, port, this.networkName, logFile, dataDir, this.ctx.healthTimeoutMs, mem);
+    const handle = new DockerServiceHandle(
+      this.d,
+      container,
+      plan,
+      port,
+      this.networkName,
+      logFile,
+      dataDir,
+      this.ctx.healthTimeoutMs,
+      mem,
+    );
     this.services.set(plan.name, handle);
     return handle;
   }
@@ -232,10 +268,16 @@ export class DockerRunningStack implements RunningStack {
    * back `hive`. The hive's data dir is mounted read-only at /hive-data so the worker can load the model
    * the hive downloaded.
    */
-  async startExternalWorker(o: { workerId: string; hive: string; modelRef: string; hiveModelPath: string }): Promise<ServiceHandle> {
+  async startExternalWorker(o: {
+    workerId: string;
+    hive: string;
+    modelRef: string;
+    hiveModelPath: string;
+  }): Promise<ServiceHandle> {
     if (!this.config) throw new Error(`stack ${this.id} was not created`);
     if (this.stopping) throw new Error(`stack ${this.id} is stopped`);
-    if (this.services.has(o.workerId)) throw new Error(`a service named ${o.workerId} already exists in stack ${this.id}`);
+    if (this.services.has(o.workerId))
+      throw new Error(`a service named ${o.workerId} already exists in stack ${this.id}`);
     const hive = this.service(o.hive);
     const { spec, secrets, addressing } = this.config;
     const port = PORTS.worker;
@@ -254,14 +296,17 @@ export class DockerRunningStack implements RunningStack {
   async startAll(): Promise<void> {
     // In parallel: hives retry their heartbeat until the queen answers, so order does not matter.
     const results = await Promise.allSettled([...this.services.values()].map((s) => s.startAndWait()));
-    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : []));
+    const failures = results.flatMap((r) =>
+      r.status === 'rejected' ? [r.reason instanceof Error ? r.reason.message : String(r.reason)] : [],
+    );
     if (failures.length) throw new Error(`docker stack ${this.id} did not start: ${failures.join(' || ')}`);
   }
 
   /** The container of a service (for fault helpers). */
   service(name: string): DockerServiceHandle {
     const s = this.services.get(name);
-    if (!s) throw new Error(`no service "${name}" in stack ${this.id}; it has: ${[...this.services.keys()].join(', ')}`);
+    if (!s)
+      throw new Error(`no service "${name}" in stack ${this.id}; it has: ${[...this.services.keys()].join(', ')}`);
     return s;
   }
 
@@ -294,7 +339,9 @@ export class DockerRunningStack implements RunningStack {
   private async teardown(): Promise<void> {
     const errors: string[] = [];
     await Promise.all(
-      [...this.services.values()].map((s) => s.remove().catch((e: unknown) => errors.push(`${s.name}: ${engineMessage(e)}`))),
+      [...this.services.values()].map((s) =>
+        s.remove().catch((e: unknown) => errors.push(`${s.name}: ${engineMessage(e)}`)),
+      ),
     );
     // Whatever else carries this stack's label (helpers such as link proxies, or a container whose
     // creation raced with a failure) goes too.
@@ -482,7 +529,11 @@ export class DockerServiceHandle implements ServiceHandle {
 
   async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
     if (this.exited) {
-      const done = await withDeadline(this.exited.then(() => true), timeoutMs, () => 'still running').catch(() => false);
+      const done = await withDeadline(
+        this.exited.then(() => true),
+        timeoutMs,
+        () => 'still running',
+      ).catch(() => false);
       if (!done) return undefined;
     }
     const st = (await this.container.inspect()).State;

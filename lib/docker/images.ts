@@ -2,8 +2,8 @@
 //   rbee-acceptance/base:<hash>  imported from a rootfs tarball made from this machine's Node runtime
 //                                (or RBEE_BASE_IMAGE=<ref>, an image already on the engine, e.g. node:20)
 //   rbee-acceptance/deps:<hash>  FROM the base, with node_modules and package.json (changes rarely)
-//   rbee-acceptance/app:<hash>   FROM deps, with stack/; one image serves every service, chosen by the
-//                                command.
+//   rbee-acceptance/app:<hash>   FROM deps, with the services' bundles in /app/dist (lib/stack/bundles.ts);
+//                                one image serves every service, chosen by the command: node dist/<kind>.mjs
 // Tags are content hashes of everything that went in, so an unchanged tree is never rebuilt.
 
 import { createHash } from 'node:crypto';
@@ -16,6 +16,7 @@ import type Docker from 'dockerode';
 import { docker, engineMessage, isNotFound } from './engine.ts';
 import { LABEL } from './labels.ts';
 import { hashRootfs, modeFor, planRootfs, stageRootfs, type RootfsFile } from './rootfs.ts';
+import { ensureBundles } from '../stack/bundles.ts';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BASE_REPO = 'rbee-acceptance/base';
@@ -27,7 +28,8 @@ const DEPS_DOCKERFILE = 'docker/deps.Dockerfile';
 const APP_DOCKERFILE = 'docker/app.Dockerfile';
 /** What each image adds, relative to the project root. */
 const DEPS_ENTRIES = ['node_modules', 'package.json'];
-const APP_ENTRIES = ['stack'];
+/** Where the app image keeps the services' bundles (the container's command runs node <dir>/<kind>.mjs). */
+export const IMAGE_BUNDLE_DIR = 'dist';
 
 export interface ImageResult {
   ref: string;
@@ -69,8 +71,16 @@ async function drain(d: Docker, stream: NodeJS.ReadableStream, what: string): Pr
   );
   const bad = out.find((m) => m.error || m.errorDetail);
   if (bad) {
-    const log = out.map((m) => (typeof m.stream === 'string' ? m.stream : '')).join('').trim().split('\n').slice(-5).join(' | ');
-    throw new Error(`${what} failed: ${String(bad.error ?? JSON.stringify(bad.errorDetail))}${log ? ` (last output: ${log})` : ''}`);
+    const log = out
+      .map((m) => (typeof m.stream === 'string' ? m.stream : ''))
+      .join('')
+      .trim()
+      .split('\n')
+      .slice(-5)
+      .join(' | ');
+    throw new Error(
+      `${what} failed: ${String(bad.error ?? JSON.stringify(bad.errorDetail))}${log ? ` (last output: ${log})` : ''}`,
+    );
   }
   return out;
 }
@@ -80,7 +90,11 @@ const memo = new Map<string, Promise<ImageResult>>();
  * One build per ref per process, even when several stacks start at once. RBEE_BUILD=1 (--build) forces
  * the first build of each image in this process, never every one.
  */
-function once(key: string, force: boolean | undefined, make: (force: boolean) => Promise<ImageResult>): Promise<ImageResult> {
+function once(
+  key: string,
+  force: boolean | undefined,
+  make: (force: boolean) => Promise<ImageResult>,
+): Promise<ImageResult> {
   const envForce = process.env.RBEE_BUILD === '1' && !memo.has(key);
   if (force) memo.delete(key);
   let p = memo.get(key);
@@ -103,7 +117,10 @@ async function buildBase(opts: ImageOptions): Promise<ImageResult> {
   const configured = process.env.RBEE_BASE_IMAGE;
   if (configured) {
     const id = await imageId(d, configured);
-    if (!id) throw new Error(`RBEE_BASE_IMAGE=${configured} is not on the engine; load or pull it first (the harness never pulls)`);
+    if (!id)
+      throw new Error(
+        `RBEE_BASE_IMAGE=${configured} is not on the engine; load or pull it first (the harness never pulls)`,
+      );
     return { ref: configured, id, built: false, ms: performance.now() - t0 };
   }
   const files = planRootfs(PROJECT_ROOT);
@@ -142,16 +159,28 @@ function rootfsTar(files: RootfsFile[], dir: string): NodeJS.ReadableStream {
     map: (h) => {
       const imagePath = '/' + h.name.replace(/\/$/, '');
       // Root owns everything; modes come from the plan, not from wherever the copy landed.
-      return { ...h, uid: 0, gid: 0, uname: 'root', gname: 'root', mode: modeFor(files, imagePath, h.type === 'directory') };
+      return {
+        ...h,
+        uid: 0,
+        gid: 0,
+        uname: 'root',
+        gname: 'root',
+        mode: modeFor(files, imagePath, h.type === 'directory'),
+      };
     },
   });
 }
 
 /** Walk project entries for the hash: relative path, mode, and bytes (or link target). */
-function hashTree(root: string, entries: string[], h = createHash('sha256')): ReturnType<typeof createHash> {
+function hashTree(
+  root: string,
+  entries: string[],
+  h = createHash('sha256'),
+  rename = (p: string) => p,
+): ReturnType<typeof createHash> {
   const visit = (abs: string) => {
     const st = lstatSync(abs);
-    const rel = relative(root, abs).split(sep).join('/');
+    const rel = rename(relative(root, abs).split(sep).join('/'));
     if (st.isDirectory()) {
       h.update(`d\0${rel}\0`);
       for (const name of readdirSync(abs).sort()) visit(join(abs, name));
@@ -169,7 +198,7 @@ function hashTree(root: string, entries: string[], h = createHash('sha256')): Re
 /**
  * The app image for every service; `extra` paths (e.g. test fixtures) are copied into /app too. Built in
  * two steps so an edit under stack/ ships only stack/ to the engine: a deps image (base + node_modules +
- * package.json) and the app image on top of it (stack/ + extras).
+ * package.json) and the app image on top of it (the bundles + extras).
  */
 export function ensureAppImage(opts: AppImageOptions = {}): Promise<ImageResult> {
   const configured = process.env.RBEE_APP_IMAGE;
@@ -189,13 +218,24 @@ async function buildApp(opts: AppImageOptions): Promise<ImageResult> {
   }
   const root = opts.root ?? PROJECT_ROOT;
   const base = opts.base ?? (await ensureBaseImage({ docker: d, force: opts.force })).ref;
-  const deps = await buildLayer(d, { repo: DEPS_REPO, from: base, root, entries: DEPS_ENTRIES, dockerfile: DEPS_DOCKERFILE, force: opts.force });
+  const deps = await buildLayer(d, {
+    repo: DEPS_REPO,
+    from: base,
+    root,
+    entries: DEPS_ENTRIES,
+    dockerfile: DEPS_DOCKERFILE,
+    force: opts.force,
+  });
   const extra = opts.extra ?? [];
+  const bundles = await ensureBundles(root);
+  const bundleDir = relative(root, bundles.dir).split(sep).join('/');
   const app = await buildLayer(d, {
     repo: APP_REPO,
     from: deps.ref,
     root,
-    entries: [...APP_ENTRIES, ...extra],
+    entries: [bundleDir, ...extra],
+    rename: (name) =>
+      name === bundleDir || name.startsWith(`${bundleDir}/`) ? IMAGE_BUNDLE_DIR + name.slice(bundleDir.length) : name,
     dockerfile: APP_DOCKERFILE,
     append: extra.map((p) => `COPY ${p} /app/${p}\n`).join(''),
     force: opts.force,
@@ -213,6 +253,8 @@ interface LayerSpec {
   /** Dockerfile under root, and lines appended to it. */
   dockerfile: string;
   append?: string;
+  /** Renames a path of the context (e.g. the bundle dir to dist/); the hash sees the renamed paths. */
+  rename?: (path: string) => string;
   force?: boolean;
 }
 
@@ -223,7 +265,7 @@ async function buildLayer(d: Docker, l: LayerSpec): Promise<ImageResult> {
   if (!fromId) throw new Error(`image ${l.from} is not on the engine`);
   const dockerfile = readFileSync(join(l.root, l.dockerfile), 'utf8') + (l.append ?? '');
   const h = createHash('sha256').update(`${BUILDER_VERSION}\0${fromId}\0${dockerfile}\0`);
-  const hash = hashTree(l.root, l.entries, h).digest('hex');
+  const hash = hashTree(l.root, l.entries, h, l.rename).digest('hex');
   const ref = `${l.repo}:${hash.slice(0, 16)}`;
   const existing = await imageId(d, ref);
   if (existing && !l.force) return { ref, id: existing, built: false, ms: performance.now() - t0 };
@@ -233,7 +275,14 @@ async function buildLayer(d: Docker, l: LayerSpec): Promise<ImageResult> {
     umask: 0o022,
     finalize: false,
     // Files belong to root inside the image: the service user can read them but not change its own code.
-    map: (hd) => ({ ...hd, uid: 0, gid: 0, uname: 'root', gname: 'root' }),
+    map: (hd) => ({
+      ...hd,
+      name: l.rename ? l.rename(hd.name) : hd.name,
+      uid: 0,
+      gid: 0,
+      uname: 'root',
+      gname: 'root',
+    }),
     finish: (p) => {
       p.entry({ name: 'Dockerfile', mode: 0o644 }, dockerfile);
       p.finalize();

@@ -62,5 +62,10 @@ export function runnerState(labels: Record<string, string> | undefined): RunnerS
 
 /** Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]*; ids from scenario names may hold anything. */
 export function safeName(s: string): string {
-  return s.replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[^a-zA-Z0-9]+/, '').slice(0, 100) || 'x';
+  return (
+    s
+      .replace(/[^a-zA-Z0-9_.-]+/g, '-')
+      .replace(/^[^a-zA-Z0-9]+/, '')
+      .slice(0, 100) || 'x'
+  );
 }

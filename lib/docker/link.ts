@@ -39,7 +39,12 @@ const links = new WeakMap<DockerRunningStack, Map<string, ShapedLink>>();
 const proxyScript = () => readFileSync(join(PROJECT_ROOT, 'docker/linkproxy.cjs'), 'utf8');
 
 /** Put a link proxy on a → b. */
-export async function shapeLink(stack: DockerRunningStack, a: string, b: string, opts: LinkOptions): Promise<ShapedLink> {
+export async function shapeLink(
+  stack: DockerRunningStack,
+  a: string,
+  b: string,
+  opts: LinkOptions,
+): Promise<ShapedLink> {
   const target = stack.service(b);
   if (!target.ip) throw new Error(`shape ${a} → ${b}: ${b} has no address (not running?)`);
   const pidA = await hostPid(stack, a);
@@ -81,7 +86,8 @@ export async function unshapeLink(stack: DockerRunningStack, link?: ShapedLink):
           () => true,
           () => false,
         );
-        if (present) await iptables(pid, ['-t', r.table, '-D', ...r.spec]).catch((e: Error) => problems.push(e.message));
+        if (present)
+          await iptables(pid, ['-t', r.table, '-D', ...r.spec]).catch((e: Error) => problems.push(e.message));
       }
       for (const table of ['nat', 'filter']) {
         const left = (await iptables(pid, ['-t', table, '-S'])).split('\n').filter((x) => x.includes(tag(l.id)));
@@ -103,15 +109,18 @@ export function shapedLinks(stack: DockerRunningStack): ShapedLink[] {
 
 async function waitListening(ip: string, port: number, withinMs: number): Promise<void> {
   const { connect } = await import('node:net');
-  await eventually(async () => {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, ip);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
+  await eventually(
+    async () => {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = connect(port, ip);
+        s.once('connect', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
       });
-      s.once('error', () => resolve(false));
-    });
-    if (!ok) throw new Error(`nothing listens at ${ip}:${port}`);
-  }, { within: withinMs, every: 100, what: `the link proxy at ${ip}:${port} to listen` });
+      if (!ok) throw new Error(`nothing listens at ${ip}:${port}`);
+    },
+    { within: withinMs, every: 100, what: `the link proxy at ${ip}:${port} to listen` },
+  );
 }

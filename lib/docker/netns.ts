@@ -60,7 +60,9 @@ export async function hostPid(stack: DockerRunningStack, service: string): Promi
 /** Run iptables inside the network namespace of host pid `pid`. */
 export async function iptables(pid: number, args: string[]): Promise<string> {
   try {
-    const { stdout } = await run('nsenter', ['-t', String(pid), '-n', 'iptables', '-w', '5', ...args], { timeout: 15_000 });
+    const { stdout } = await run('nsenter', ['-t', String(pid), '-n', 'iptables', '-w', '5', ...args], {
+      timeout: 15_000,
+    });
     return stdout;
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -84,7 +86,12 @@ async function rulesLeft(stack: DockerRunningStack, service: string, id: string)
  * Cut traffic between services `a` and `b` of the stack (both ways unless `oneWay`). The rules live in the
  * containers' namespaces, so restarting a or b ends the partition; re-apply it if the scenario needs that.
  */
-export async function partition(stack: DockerRunningStack, a: string, b: string, opts: PartitionOptions = {}): Promise<Partition> {
+export async function partition(
+  stack: DockerRunningStack,
+  a: string,
+  b: string,
+  opts: PartitionOptions = {},
+): Promise<Partition> {
   if (a === b) throw new Error(`cannot partition ${a} from itself`);
   const ipA = stack.service(a).ip;
   const ipB = stack.service(b).ip;
@@ -133,7 +140,14 @@ export async function partitionWorker(stack: DockerRunningStack, hive: string, w
     { service: hive, chain: 'OUTPUT', match: [...local, '--dport', hivePort] },
     { service: hive, chain: 'OUTPUT', match: [...local, '--sport', hivePort] },
   ];
-  return apply(stack, { id: randomBytes(4).toString('hex'), a: hive, b: `${hive}:${workerPort}`, oneWay: false, since: Date.now(), rules });
+  return apply(stack, {
+    id: randomBytes(4).toString('hex'),
+    a: hive,
+    b: `${hive}:${workerPort}`,
+    oneWay: false,
+    since: Date.now(),
+    rules,
+  });
 }
 
 async function apply(stack: DockerRunningStack, p: Partition): Promise<Partition> {

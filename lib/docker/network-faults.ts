@@ -25,10 +25,13 @@ export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
   return {
     async partition(a, b, o) {
       const p = await partition(stack, a, b, { oneWay: o.oneWay });
-      return fault(`${o.oneWay ? `${a} → ${b}` : `${a} ↔ ${b}`} partition (${p.rules.length} iptables rules)`, async () => {
-        await heal(stack, p);
-        return `iptables rules ${p.id} removed and checked gone`;
-      });
+      return fault(
+        `${o.oneWay ? `${a} → ${b}` : `${a} ↔ ${b}`} partition (${p.rules.length} iptables rules)`,
+        async () => {
+          await heal(stack, p);
+          return `iptables rules ${p.id} removed and checked gone`;
+        },
+      );
     },
     async partitionWorker(hive, workerPort) {
       const p = await partitionWorker(stack, hive, workerPort);
@@ -45,7 +48,12 @@ export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
       });
     },
     async callFrom(from, url, timeoutMs): Promise<CallResult> {
-      const r = await execIn(stack.dockerClient, service(from).container, ['node', '-e', CALL_SCRIPT, url, String(timeoutMs)], timeoutMs + 10_000);
+      const r = await execIn(
+        stack.dockerClient,
+        service(from).container,
+        ['node', '-e', CALL_SCRIPT, url, String(timeoutMs)],
+        timeoutMs + 10_000,
+      );
       try {
         return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '') as CallResult;
       } catch {
@@ -54,7 +62,9 @@ export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
     },
     async waitForOom(name, timeoutMs, since) {
       const e = await stack.waitForOom(name, timeoutMs, since);
-      return e ? { at: e.at, detail: `engine "oom" event for container ${e.containerId.slice(0, 12)} (${name})` } : undefined;
+      return e
+        ? { at: e.at, detail: `engine "oom" event for container ${e.containerId.slice(0, 12)} (${name})` }
+        : undefined;
     },
   };
 }

@@ -40,7 +40,12 @@ export class OomWatch {
 
   private onEvent(line: string): void {
     try {
-      const e = JSON.parse(line) as { id?: string; timeNano?: number; time?: number; Actor?: { Attributes?: Record<string, string> } };
+      const e = JSON.parse(line) as {
+        id?: string;
+        timeNano?: number;
+        time?: number;
+        Actor?: { Attributes?: Record<string, string> };
+      };
       const service = e.Actor?.Attributes?.[LABEL.service] ?? '?';
       const at = e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000;
       this.events.push({ service, containerId: e.id ?? '', at });

@@ -5,7 +5,16 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, constants, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  constants,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export const RBEE_UID = 10001;
@@ -76,7 +85,10 @@ export function planRootfs(projectRoot: string): RootfsFile[] {
   const libs = new Set<string>();
   for (const f of elves) for (const d of lddDeps(f)) libs.add(d);
   const libc = [...libs].find((l) => /\/libc\.so\.6$/.test(l));
-  if (!libc) throw new Error(`ldd found no libc for ${node}; is it a glibc build? (set RBEE_BASE_IMAGE to use an existing image)`);
+  if (!libc)
+    throw new Error(
+      `ldd found no libc for ${node}; is it a glibc build? (set RBEE_BASE_IMAGE to use an existing image)`,
+    );
   // glibc loads these with dlopen for getaddrinfo(); ldd cannot see them.
   for (const name of ['libnss_dns.so.2', 'libnss_files.so.2', 'libresolv.so.2']) {
     const p = join(dirname(libc), name);

@@ -20,7 +20,12 @@ export async function sweep(d: Docker, opts: { all: boolean }): Promise<string[]
   const forget = (labels: Record<string, string> | undefined) => {
     const dir = labels?.[LABEL.workDir];
     // Only absolute, non-trivial paths made on this host: a label is data, not a licence to rm -rf "/".
-    if (dir && labels?.[LABEL.runnerHost] === hostname() && isAbsolute(dir) && normalize(dir).split(sep).filter(Boolean).length >= 2)
+    if (
+      dir &&
+      labels?.[LABEL.runnerHost] === hostname() &&
+      isAbsolute(dir) &&
+      normalize(dir).split(sep).filter(Boolean).length >= 2
+    )
       workDirs.add(normalize(dir));
   };
 

@@ -40,14 +40,22 @@ export class Nemesis {
     const svc = this.stack.service(hive);
     await svc.signalChild(w.pid!, 'SIGSTOP');
     const client = this.stack.worker(w.url);
-    return this.timeline.applied('pause', `worker ${workerId} on ${hive}`, async () => {
-      await svc.signalChild(w.pid!, 'SIGCONT');
-      await eventually(async () => {
-        const r = await client.health();
-        if (r.status !== 200) throw new Error(`/health answered ${r.status}`);
-      }, { within: 5000, what: `worker ${workerId} to answer /health after SIGCONT` });
-      return 'worker answers /health again';
-    }, `SIGSTOP pid ${w.pid}`);
+    return this.timeline.applied(
+      'pause',
+      `worker ${workerId} on ${hive}`,
+      async () => {
+        await svc.signalChild(w.pid!, 'SIGCONT');
+        await eventually(
+          async () => {
+            const r = await client.health();
+            if (r.status !== 200) throw new Error(`/health answered ${r.status}`);
+          },
+          { within: 5000, what: `worker ${workerId} to answer /health after SIGCONT` },
+        );
+        return 'worker answers /health again';
+      },
+      `SIGSTOP pid ${w.pid}`,
+    );
   }
 
   /** SIGKILL a service's main process (queen, hive, hub); the heal restarts it and waits for health. */
@@ -56,10 +64,15 @@ export class Nemesis {
     await svc.signal('SIGKILL');
     const status = await svc.waitExit(5000);
     if (!status) throw new Error(`${name} did not exit within 5 s of SIGKILL`);
-    return this.timeline.applied('crash', name, async () => {
-      if (!svc.running()) await svc.restart();
-      return `${name} restarted and healthy`;
-    }, `exit signal ${status.signal}`);
+    return this.timeline.applied(
+      'crash',
+      name,
+      async () => {
+        if (!svc.running()) await svc.restart();
+        return `${name} restarted and healthy`;
+      },
+      `exit signal ${status.signal}`,
+    );
   }
 
   /** SIGSTOP a service's main process (container freeze in docker); heal = SIGCONT + health answers. */
@@ -68,10 +81,15 @@ export class Nemesis {
     await svc.signal('SIGSTOP');
     return this.timeline.applied('pause', name, async () => {
       await svc.signal('SIGCONT');
-      await eventually(async () => {
-        const r = await fetch(svc.url + (svc.kind === 'hive' ? '/v1/health' : '/health'), { signal: AbortSignal.timeout(1000) });
-        if (!r.ok) throw new Error(`health answered ${r.status}`);
-      }, { within: 5000, what: `${name} to answer its health route after resume` });
+      await eventually(
+        async () => {
+          const r = await fetch(svc.url + (svc.kind === 'hive' ? '/v1/health' : '/health'), {
+            signal: AbortSignal.timeout(1000),
+          });
+          if (!r.ok) throw new Error(`health answered ${r.status}`);
+        },
+        { within: 5000, what: `${name} to answer its health route after resume` },
+      );
       return `${name} answers its health route again`;
     });
   }
@@ -105,7 +123,10 @@ export class Nemesis {
 
   private network(kind: string): NetworkFaults {
     const n = this.stack.running.network;
-    if (!n) throw new FaultUnsupported(`${kind}: ${this.stack.running.networkUnsupportedReason ?? `the ${this.stack.runtime} runtime cannot do it`}`);
+    if (!n)
+      throw new FaultUnsupported(
+        `${kind}: ${this.stack.running.networkUnsupportedReason ?? `the ${this.stack.runtime} runtime cannot do it`}`,
+      );
     return n;
   }
 

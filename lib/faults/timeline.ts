@@ -51,8 +51,11 @@ export class FaultTimeline {
   format(origin = this.records[0]?.appliedAt ?? Date.now()): string {
     if (!this.records.length) return '(no faults injected)';
     return this.records
-      .map((r) => `+${r.appliedAt - origin} ms ${r.kind} ${r.target}${r.detail ? ` (${r.detail})` : ''}` +
-        (r.healedAt ? ` → healed at +${r.healedAt - origin} ms: ${r.healCheck}` : ' → never healed'))
+      .map(
+        (r) =>
+          `+${r.appliedAt - origin} ms ${r.kind} ${r.target}${r.detail ? ` (${r.detail})` : ''}` +
+          (r.healedAt ? ` → healed at +${r.healedAt - origin} ms: ${r.healCheck}` : ' → never healed'),
+      )
       .join('\n');
   }
 }

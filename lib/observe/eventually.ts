@@ -18,7 +18,9 @@ export class WaitTimeoutError extends Error {
     readonly attempts: number,
     readonly lastObservation: string,
   ) {
-    super(`timed out after ${elapsedMs} ms (${attempts} attempts) waiting for ${what}; last observation: ${lastObservation}`);
+    super(
+      `timed out after ${elapsedMs} ms (${attempts} attempts) waiting for ${what}; last observation: ${lastObservation}`,
+    );
     this.name = 'WaitTimeoutError';
   }
 }
@@ -92,7 +94,10 @@ export function delay(ms: number): Promise<void> {
  * The opposite of eventually: the probe must keep passing for the whole period (e.g. "the queen never
  * lists the hive"). Fails at the first violation, with what was observed.
  */
-export async function holdsFor(probe: () => Promise<unknown> | unknown, opts: { during: number; every?: number; what: string }): Promise<void> {
+export async function holdsFor(
+  probe: () => Promise<unknown> | unknown,
+  opts: { during: number; every?: number; what: string },
+): Promise<void> {
   const start = Date.now();
   let checks = 0;
   for (;;) {

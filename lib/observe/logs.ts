@@ -70,6 +70,9 @@ export function mergeTimeline(lines: LogLine[]): LogLine[] {
 
 export function formatTimeline(lines: LogLine[]): string {
   return lines
-    .map((l) => `${l.ts} ${l.service.padEnd(7)} ${(l.event ?? '').padEnd(22)} ${l.msg}${l.worker_id ? ` worker=${l.worker_id}` : ''}${l.job_id ? ` job=${l.job_id}` : ''}`)
+    .map(
+      (l) =>
+        `${l.ts} ${l.service.padEnd(7)} ${(l.event ?? '').padEnd(22)} ${l.msg}${l.worker_id ? ` worker=${l.worker_id}` : ''}${l.job_id ? ` job=${l.job_id}` : ''}`,
+    )
     .join('\n');
 }

@@ -11,8 +11,15 @@ import { classify, MESSAGE_PREFIX, type Classified } from './classify.ts';
 import { replayOf } from './replay-of.ts';
 import { attemptsByPickle, scenarioId, verdict, type Attempt, type RunModel } from './run-model.ts';
 
-export interface AllureLabel { name: string; value: string }
-export interface AllureAttachment { name: string; source: string; type?: string }
+export interface AllureLabel {
+  name: string;
+  value: string;
+}
+export interface AllureAttachment {
+  name: string;
+  source: string;
+  type?: string;
+}
 export interface AllureStep {
   name?: string;
   status?: string;
@@ -38,20 +45,44 @@ export interface AllureContainer {
 }
 
 export const SEVERITY: Record<string, string> = { '@p0': 'blocker', '@p1': 'critical', '@p2': 'normal' };
-export const SUITES: Record<string, string> = { '@full-stack': 'full-stack', '@integration': 'integration', '@fault-selftest': 'fault-selftest' };
+export const SUITES: Record<string, string> = {
+  '@full-stack': 'full-stack',
+  '@integration': 'integration',
+  '@fault-selftest': 'fault-selftest',
+};
 /** Tags that say how a scenario runs, not what it is about; everything else is a topic. */
-const NOT_TOPICS = new Set(['@chaos', '@requires-docker', '@nightly', '@smoke', ...Object.keys(SEVERITY), ...Object.keys(SUITES)]);
+const NOT_TOPICS = new Set([
+  '@chaos',
+  '@requires-docker',
+  '@nightly',
+  '@smoke',
+  ...Object.keys(SEVERITY),
+  ...Object.keys(SUITES),
+]);
 
 /** Attachments a reader should find in the test body, not buried in the After hook's teardown. */
-const MOVE_TO_BODY = (a: AllureAttachment) => a.name === 'diagnostics.txt' || a.name === 'measurements.json' || a.type === 'image/svg+xml';
+const MOVE_TO_BODY = (a: AllureAttachment) =>
+  a.name === 'diagnostics.txt' || a.name === 'measurements.json' || a.type === 'image/svg+xml';
 
 /** Allure categories, in Allure 2's categories.json form (Allure 3 accepts the same rules): first match wins. */
 export const CATEGORIES = [
   { name: 'Flaky: passed on retry', matchedStatuses: ['passed'], flaky: true },
-  { name: 'Faults that did not apply (skipped)', matchedStatuses: ['skipped'], messageRegex: `^${MESSAGE_PREFIX.notApplied}[\\s\\S]*` },
+  {
+    name: 'Faults that did not apply (skipped)',
+    matchedStatuses: ['skipped'],
+    messageRegex: `^${MESSAGE_PREFIX.notApplied}[\\s\\S]*`,
+  },
   { name: 'Product failures', matchedStatuses: ['failed'] },
-  { name: 'Harness errors (setup, hooks, harness timeouts)', matchedStatuses: ['broken'], messageRegex: `^${MESSAGE_PREFIX.harness}[\\s\\S]*` },
-  { name: 'Undefined, ambiguous or pending steps', matchedStatuses: ['broken'], messageRegex: '^(Undefined|Ambiguous|Pending) step[\\s\\S]*' },
+  {
+    name: 'Harness errors (setup, hooks, harness timeouts)',
+    matchedStatuses: ['broken'],
+    messageRegex: `^${MESSAGE_PREFIX.harness}[\\s\\S]*`,
+  },
+  {
+    name: 'Undefined, ambiguous or pending steps',
+    matchedStatuses: ['broken'],
+    messageRegex: '^(Undefined|Ambiguous|Pending) step[\\s\\S]*',
+  },
   { name: 'Other errors', matchedStatuses: ['broken'] },
 ];
 
@@ -109,7 +140,9 @@ export function fixAllure(run: RunModel, results: AllureResult[], containers: Al
     r.labels = [...r.labels.filter((l) => !CONTROLLED.has(l.name)), ...tagLabels(p.tags, p.featureName)];
     const replay = c.status === 'passed' ? undefined : replayOf(a, p);
     const notes = [
-      tries.length > 1 ? `Attempt ${a.attempt + 1} of ${tries.length}${flaky ? ': passed only on retry (flaky)' : ''}.` : '',
+      tries.length > 1
+        ? `Attempt ${a.attempt + 1} of ${tries.length}${flaky ? ': passed only on retry (flaky)' : ''}.`
+        : '',
       replay ? `Replay: \`${replay}\`` : '',
     ].filter(Boolean);
     const fresh = notes.filter((n) => !r.description?.includes(n));
@@ -121,8 +154,13 @@ export function fixAllure(run: RunModel, results: AllureResult[], containers: Al
 }
 
 function findAttempt(run: RunModel, r: AllureResult, taken: Set<string>): Attempt | undefined {
-  const candidates = run.attempts.filter((a) => !taken.has(a.id) && run.pickles.get(a.pickleId)?.name === r.name.replace(/^\[[A-Z]+-\d+\] /, ''));
-  return candidates.find((a) => r.start !== undefined && Math.abs(a.startedAt - r.start) <= 1) ?? (candidates.length === 1 ? candidates[0] : undefined);
+  const candidates = run.attempts.filter(
+    (a) => !taken.has(a.id) && run.pickles.get(a.pickleId)?.name === r.name.replace(/^\[[A-Z]+-\d+\] /, ''),
+  );
+  return (
+    candidates.find((a) => r.start !== undefined && Math.abs(a.startedAt - r.start) <= 1) ??
+    (candidates.length === 1 ? candidates[0] : undefined)
+  );
 }
 
 // Top-level Allure steps are the pickle steps in order; the adapter leaves undefined/ambiguous without a
@@ -134,7 +172,8 @@ function fixSteps(r: AllureResult, a: Attempt, c: Classified): void {
     const cs = cucumberSteps[i];
     if (!cs) return;
     if (cs.status === 'UNDEFINED' || cs.status === 'AMBIGUOUS' || cs.status === 'PENDING') s.status = 'broken';
-    else if (s.status === undefined) s.status = cs.status === 'PASSED' ? 'passed' : cs.status === 'SKIPPED' ? 'skipped' : 'broken';
+    else if (s.status === undefined)
+      s.status = cs.status === 'PASSED' ? 'passed' : cs.status === 'SKIPPED' ? 'skipped' : 'broken';
     if (c.step === cs.text && c.message && (s.status === 'broken' || s.status === 'failed')) {
       s.status = c.status;
       s.statusDetails = { message: c.message, ...(c.trace ? { trace: c.trace } : {}) };

@@ -40,29 +40,62 @@ export function classify(a: Attempt): Classified {
     case 'SKIPPED': {
       // The harness attaches "skipped: <reason>" when a fault cannot be injected in this runtime.
       const reason = a.attachments.map(attachmentText).find((t) => t.startsWith(MESSAGE_PREFIX.notApplied));
-      const unsupported = a.steps.find((s) => s.exceptionType === 'FaultUnsupported' || /FaultUnsupported/.test(s.message ?? ''));
-      if (reason || unsupported) return { status: 'skipped', kind: 'not-applied', message: reason ?? `${MESSAGE_PREFIX.notApplied}${firstLine(unsupported!.message)}` };
+      const unsupported = a.steps.find(
+        (s) => s.exceptionType === 'FaultUnsupported' || /FaultUnsupported/.test(s.message ?? ''),
+      );
+      if (reason || unsupported)
+        return {
+          status: 'skipped',
+          kind: 'not-applied',
+          message: reason ?? `${MESSAGE_PREFIX.notApplied}${firstLine(unsupported!.message)}`,
+        };
       return { status: 'skipped', kind: 'skipped', message: `skipped at: ${step?.text ?? 'unknown step'}` };
     }
     case 'UNDEFINED':
     case 'AMBIGUOUS':
     case 'PENDING': {
       const word = status[0] + status.slice(1).toLowerCase();
-      const detail = step?.message ? `\n${step.message}` : status === 'UNDEFINED' ? '\nno step definition matches it: run ./run-integration-tests.sh --profile lint for a snippet' : '';
-      return { status: 'broken', kind: 'definition', message: `${word} step: "${step?.text ?? '?'}"${detail}`, ...(step ? { step: step.text } : {}) };
+      const detail = step?.message
+        ? `\n${step.message}`
+        : status === 'UNDEFINED'
+          ? '\nno step definition matches it: run ./run-integration-tests.sh --profile lint for a snippet'
+          : '';
+      return {
+        status: 'broken',
+        kind: 'definition',
+        message: `${word} step: "${step?.text ?? '?'}"${detail}`,
+        ...(step ? { step: step.text } : {}),
+      };
     }
     case 'FAILED': {
       const s = step!;
       const msg = s.message ?? 'failed without a message';
       const base = { ...(s.message ? { trace: s.message } : {}), step: s.text };
-      if (s.kind !== 'step') return { ...base, status: 'broken', kind: 'harness', message: `${MESSAGE_PREFIX.harness}: ${s.text} failed: ${messagePart(msg)}` };
+      if (s.kind !== 'step')
+        return {
+          ...base,
+          status: 'broken',
+          kind: 'harness',
+          message: `${MESSAGE_PREFIX.harness}: ${s.text} failed: ${messagePart(msg)}`,
+        };
       const harness = HARNESS_PATTERNS.find(([re]) => re.test(msg));
-      if (harness) return { ...base, status: 'broken', kind: 'harness', message: `${MESSAGE_PREFIX.harness} (${harness[1]}): ${messagePart(msg)}` };
-      if (PRODUCT_ERRORS.has(s.exceptionType ?? '') || /^AssertionError\b/.test(msg)) return { ...base, status: 'failed', kind: 'product', message: messagePart(msg) };
+      if (harness)
+        return {
+          ...base,
+          status: 'broken',
+          kind: 'harness',
+          message: `${MESSAGE_PREFIX.harness} (${harness[1]}): ${messagePart(msg)}`,
+        };
+      if (PRODUCT_ERRORS.has(s.exceptionType ?? '') || /^AssertionError\b/.test(msg))
+        return { ...base, status: 'failed', kind: 'product', message: messagePart(msg) };
       return { ...base, status: 'broken', kind: 'other', message: messagePart(msg) };
     }
     default:
-      return { status: 'broken', kind: 'other', message: `status ${status}${step ? ` at ${step.text}` : ' (the attempt never finished)'}` };
+      return {
+        status: 'broken',
+        kind: 'other',
+        message: `status ${status}${step ? ` at ${step.text}` : ' (the attempt never finished)'}`,
+      };
   }
 }
 

@@ -41,7 +41,9 @@ export async function diagnosticsBundle(i: DiagnosticsInput, maxLinesPerService 
     for (const svc of i.stack.running.services.values()) {
       const lines = readLogLines(svc.logFile).filter((l) => l.ts >= since);
       const shown = lines.slice(-maxLinesPerService);
-      out.push(`### ${svc.name} (${lines.length} lines${lines.length > shown.length ? `, last ${shown.length} shown` : ''})`);
+      out.push(
+        `### ${svc.name} (${lines.length} lines${lines.length > shown.length ? `, last ${shown.length} shown` : ''})`,
+      );
       out.push(...shown.map((l) => JSON.stringify(l)));
     }
   } else {

@@ -5,7 +5,16 @@
 
 import { classify } from './classify.ts';
 import { redact } from './redact.ts';
-import { attachmentText, attemptsByPickle, outcome, scenarioId, verdict, type Attempt, type PickleInfo, type RunModel } from './run-model.ts';
+import {
+  attachmentText,
+  attemptsByPickle,
+  outcome,
+  scenarioId,
+  verdict,
+  type Attempt,
+  type PickleInfo,
+  type RunModel,
+} from './run-model.ts';
 
 export interface JUnitTotals {
   tests: number;
@@ -17,7 +26,12 @@ export interface JUnitTotals {
 
 const XML_INVALID = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 export function xmlEscape(s: string): string {
-  return s.replace(XML_INVALID, '\uFFFD').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return s
+    .replace(XML_INVALID, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
 const secs = (a: Attempt) => (((a.finishedAt ?? a.startedAt) - a.startedAt) / 1000).toFixed(3);
@@ -41,28 +55,36 @@ function failureElement(tag: string, a: Attempt, withOut: boolean): string {
   return `      <${tag} message="${xmlEscape(redact(msg.split('\n')[0]!))}" type="${c.kind ?? 'other'}">${body}</${tag}>`;
 }
 
-function testcase(p: PickleInfo, tries: Attempt[], name: string): { xml: string; v: ReturnType<typeof verdict>; error: boolean } {
+function testcase(
+  p: PickleInfo,
+  tries: Attempt[],
+  name: string,
+): { xml: string; v: ReturnType<typeof verdict>; error: boolean } {
   const v = verdict(tries);
   const last = tries.at(-1)!;
   const c = classify(last);
   const failedKind = (a: Attempt) => classify(a).status === 'failed';
   const inner: string[] = [];
   const id = scenarioId(p.tags);
-  inner.push('      <properties>',
+  inner.push(
+    '      <properties>',
     ...(id ? [`        <property name="id" value="${xmlEscape(id)}"/>`] : []),
     `        <property name="tags" value="${xmlEscape(p.tags.join(' '))}"/>`,
     `        <property name="attempts" value="${tries.length}"/>`,
-    '      </properties>');
+    '      </properties>',
+  );
   let error = false;
   if (v === 'failed') {
     error = c.status !== 'failed';
     inner.push(failureElement(error ? 'error' : 'failure', last, false));
-    for (const a of tries.slice(0, -1)) inner.push(failureElement(failedKind(a) ? 'rerunFailure' : 'rerunError', a, true));
+    for (const a of tries.slice(0, -1))
+      inner.push(failureElement(failedKind(a) ? 'rerunFailure' : 'rerunError', a, true));
   } else if (v === 'skipped') {
     inner.push(`      <skipped message="${xmlEscape(c.message ?? 'skipped')}"/>`);
   } else if (v === 'flaky') {
     for (const a of tries.slice(0, -1)) {
-      if (outcome(a).status !== 'PASSED') inner.push(failureElement(failedKind(a) ? 'flakyFailure' : 'flakyError', a, true));
+      if (outcome(a).status !== 'PASSED')
+        inner.push(failureElement(failedKind(a) ? 'flakyFailure' : 'flakyError', a, true));
     }
   }
   inner.push(`      <system-out>${xmlEscape(redact(systemOut(last)))}</system-out>`);
@@ -102,7 +124,9 @@ export function junitXml(run: RunModel, suiteName = 'rbee acceptance'): { xml: s
     totalTime += time;
     for (const k of Object.keys(totals) as Array<keyof JUnitTotals>) totals[k] += t[k];
     const first = cases[0]!.tries[0]!;
-    suites.push(`  <testsuite name="${xmlEscape(cases[0]!.p.featureName)}" tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" skipped="${t.skipped}" time="${time.toFixed(3)}" timestamp="${new Date(first.startedAt).toISOString()}" file="${xmlEscape(uri)}">\n${xmlCases.join('\n')}\n  </testsuite>`);
+    suites.push(
+      `  <testsuite name="${xmlEscape(cases[0]!.p.featureName)}" tests="${t.tests}" failures="${t.failures}" errors="${t.errors}" skipped="${t.skipped}" time="${time.toFixed(3)}" timestamp="${new Date(first.startedAt).toISOString()}" file="${xmlEscape(uri)}">\n${xmlCases.join('\n')}\n  </testsuite>`,
+    );
   }
   const head = `<testsuites name="${xmlEscape(suiteName)}" tests="${totals.tests}" failures="${totals.failures}" errors="${totals.errors}" skipped="${totals.skipped}" time="${totalTime.toFixed(3)}">`;
   return { xml: `<?xml version="1.0" encoding="UTF-8"?>\n${head}\n${suites.join('\n')}\n</testsuites>\n`, totals };

@@ -11,7 +11,8 @@ export function stripAnalytics(html: string): string {
   return html.replace(GTAG_LOADER, '').replace(GTAG_CONFIG, '');
 }
 
-const ANALYTICS = /(googletagmanager\.com|google-analytics\.com|doubleclick\.net|segment\.io|hotjar\.com|plausible\.io)/;
+const ANALYTICS =
+  /(googletagmanager\.com|google-analytics\.com|doubleclick\.net|segment\.io|hotjar\.com|plausible\.io)/;
 
 /** Where a browser would load from another host; `local` hosts (the machine itself) are allowed. */
 export function externalLoads(html: string): string[] {
@@ -28,7 +29,8 @@ export function externalLoads(html: string): string[] {
   return [...found];
 }
 
-const remote = (url: string) => /^(https?:)?\/\//i.test(url) && !/^(https?:)?\/\/(localhost|127\.0\.0\.1|\[::1\])([:/]|$)/i.test(url);
+const remote = (url: string) =>
+  /^(https?:)?\/\//i.test(url) && !/^(https?:)?\/\/(localhost|127\.0\.0\.1|\[::1\])([:/]|$)/i.test(url);
 
 function scanMarkup(html: string, found: Set<string>): void {
   for (const m of html.matchAll(/<(script|img|iframe|audio|video|source|embed|object|link)\b([^>]*)>/gi)) {
@@ -37,7 +39,13 @@ function scanMarkup(html: string, found: Set<string>): void {
     for (const a of attrs.matchAll(/\b(src|href|data|srcset|poster)\s*=\s*["']?([^"'\s>]+)/gi)) {
       const url = a[2]!;
       // <link rel="canonical|author|…"> is metadata; stylesheets, icons, preloads and manifests are fetched.
-      if (tag === 'link' && !/rel\s*=\s*["']?[^"'>]*(stylesheet|icon|preload|prefetch|modulepreload|manifest|dns-prefetch|preconnect)/i.test(attrs)) continue;
+      if (
+        tag === 'link' &&
+        !/rel\s*=\s*["']?[^"'>]*(stylesheet|icon|preload|prefetch|modulepreload|manifest|dns-prefetch|preconnect)/i.test(
+          attrs,
+        )
+      )
+        continue;
       if (remote(url)) found.add(`<${tag}> ${url}`);
     }
   }
@@ -57,7 +65,9 @@ function scanScript(code: string, found: Set<string>): void {
   for (const m of code.matchAll(/["'`](https?:\/\/[^"'`\s]+)["'`]/g)) {
     if (ANALYTICS.test(m[1]!)) found.add(`script ${m[1]}`);
   }
-  for (const m of code.matchAll(/\b(fetch|import|importScripts|sendBeacon|\.open)\s*\(\s*(?:["'`][A-Z]+["'`]\s*,\s*)?["'`]((?:https?:)?\/\/[^"'`\s]+)["'`]/g)) {
+  for (const m of code.matchAll(
+    /\b(fetch|import|importScripts|sendBeacon|\.open)\s*\(\s*(?:["'`][A-Z]+["'`]\s*,\s*)?["'`]((?:https?:)?\/\/[^"'`\s]+)["'`]/g,
+  )) {
     if (remote(m[2]!)) found.add(`script ${m[1]}(${m[2]})`);
   }
   scanCss(code, found);

@@ -26,7 +26,13 @@ export function scenarioPictures(
   for (const m of measurements) if (m.unit === 'ms') series.set(m.name, [...(series.get(m.name) ?? []), m.value]);
   for (const [name, values] of series) {
     if (values.length < HISTOGRAM_MIN_SAMPLES) continue;
-    out.push({ fileName: `latency-${name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').toLowerCase()}.svg`, svg: latencyHistogramSvg(values, name) });
+    out.push({
+      fileName: `latency-${name
+        .replace(/[^A-Za-z0-9]+/g, '-')
+        .replace(/^-|-$/g, '')
+        .toLowerCase()}.svg`,
+      svg: latencyHistogramSvg(values, name),
+    });
   }
   return out;
 }

@@ -11,5 +11,10 @@ export function replayOf(a: Attempt, p?: PickleInfo): string | undefined {
   const info = text.match(/^runtime: (\w+); run \S+; seed (\d+)$/m);
   if (!info || !p) return undefined;
   const id = scenarioId(p.tags);
-  return replayCommand({ runtime: info[1]!, seed: Number(info[2]), scenario: p.name, ...(id ? { scenarioTag: `@${id}` } : {}) });
+  return replayCommand({
+    runtime: info[1]!,
+    seed: Number(info[2]),
+    scenario: p.name,
+    ...(id ? { scenarioTag: `@${id}` } : {}),
+  });
 }

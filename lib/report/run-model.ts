@@ -5,7 +5,15 @@
 export type StepStatus = 'PASSED' | 'SKIPPED' | 'PENDING' | 'UNDEFINED' | 'AMBIGUOUS' | 'FAILED' | 'UNKNOWN';
 
 /** Worst last: the attempt's status is the highest-ranked status of its steps and hooks. */
-export const STATUS_RANK: readonly StepStatus[] = ['PASSED', 'SKIPPED', 'PENDING', 'UNDEFINED', 'AMBIGUOUS', 'FAILED', 'UNKNOWN'];
+export const STATUS_RANK: readonly StepStatus[] = [
+  'PASSED',
+  'SKIPPED',
+  'PENDING',
+  'UNDEFINED',
+  'AMBIGUOUS',
+  'FAILED',
+  'UNKNOWN',
+];
 export const FAILING: ReadonlySet<StepStatus> = new Set(['FAILED', 'UNDEFINED', 'AMBIGUOUS', 'PENDING', 'UNKNOWN']);
 
 export interface StepRun {
@@ -64,7 +72,10 @@ export function parseRun(ndjson: string): RunModel {
   const keywords = new Map<string, string>(); // gherkin step ast id → keyword ("Given ")
   const pickleSteps = new Map<string, { text: string; astNodeIds: string[] }>();
   const hooks = new Map<string, { type: string; where: string }>();
-  const testCases = new Map<string, { pickleId: string; steps: Map<string, { hookId?: string; pickleStepId?: string }> }>();
+  const testCases = new Map<
+    string,
+    { pickleId: string; steps: Map<string, { hookId?: string; pickleStepId?: string }> }
+  >();
   const pickles = new Map<string, PickleInfo>();
   const byId = new Map<string, Attempt>();
   const model: RunModel = { pickles, attempts: [] };
@@ -85,14 +96,23 @@ export function parseRun(ndjson: string): RunModel {
       const p = m.pickle;
       for (const s of p.steps ?? []) pickleSteps.set(s.id, { text: s.text, astNodeIds: s.astNodeIds });
       pickles.set(p.id, {
-        id: p.id, name: p.name, uri: p.uri, tags: (p.tags ?? []).map((t: any) => t.name),
-        featureName: features.get(p.uri) ?? p.uri, ...(p.location ? { line: p.location.line } : {}),
+        id: p.id,
+        name: p.name,
+        uri: p.uri,
+        tags: (p.tags ?? []).map((t: any) => t.name),
+        featureName: features.get(p.uri) ?? p.uri,
+        ...(p.location ? { line: p.location.line } : {}),
       });
     } else if (m.hook) {
-      const where = m.hook.sourceReference?.uri ? `${m.hook.sourceReference.uri}:${m.hook.sourceReference.location?.line ?? '?'}` : 'unknown';
+      const where = m.hook.sourceReference?.uri
+        ? `${m.hook.sourceReference.uri}:${m.hook.sourceReference.location?.line ?? '?'}`
+        : 'unknown';
       hooks.set(m.hook.id, { type: m.hook.type ?? '', where: m.hook.name ? `${m.hook.name}, ${where}` : where });
     } else if (m.testCase) {
-      testCases.set(m.testCase.id, { pickleId: m.testCase.pickleId, steps: new Map((m.testCase.testSteps ?? []).map((s: any) => [s.id, s])) });
+      testCases.set(m.testCase.id, {
+        pickleId: m.testCase.pickleId,
+        steps: new Map((m.testCase.testSteps ?? []).map((s: any) => [s.id, s])),
+      });
     } else if (m.testRunStarted) {
       model.startedAt = ms(m.testRunStarted.timestamp);
     } else if (m.testRunFinished) {
@@ -101,8 +121,14 @@ export function parseRun(ndjson: string): RunModel {
       const tc = testCases.get(m.testCaseStarted.testCaseId);
       if (!tc) continue;
       const a: Attempt = {
-        id: m.testCaseStarted.id, pickleId: tc.pickleId, testCaseId: m.testCaseStarted.testCaseId, attempt: m.testCaseStarted.attempt ?? 0,
-        startedAt: ms(m.testCaseStarted.timestamp), willBeRetried: false, steps: [], attachments: [],
+        id: m.testCaseStarted.id,
+        pickleId: tc.pickleId,
+        testCaseId: m.testCaseStarted.testCaseId,
+        attempt: m.testCaseStarted.attempt ?? 0,
+        startedAt: ms(m.testCaseStarted.timestamp),
+        willBeRetried: false,
+        steps: [],
+        attachments: [],
       };
       byId.set(a.id, a);
       model.attempts.push(a);
@@ -125,7 +151,11 @@ export function parseRun(ndjson: string): RunModel {
         text = `${kw}${ps?.text ?? '(unknown step)'}`;
       }
       a.steps.push({
-        testStepId: f.testStepId, kind, text, status: r.status, durationMs: ms(r.duration),
+        testStepId: f.testStepId,
+        kind,
+        text,
+        status: r.status,
+        durationMs: ms(r.duration),
         ...(r.message ? { message: r.message } : {}),
         ...(r.exception?.type ? { exceptionType: r.exception.type } : {}),
       });
@@ -134,8 +164,11 @@ export function parseRun(ndjson: string): RunModel {
       const a = byId.get(at.testCaseStartedId ?? '');
       if (!a) continue;
       a.attachments.push({
-        ...(at.testStepId ? { testStepId: at.testStepId } : {}), mediaType: at.mediaType,
-        ...(at.fileName ? { fileName: at.fileName } : {}), body: at.body, base64: at.contentEncoding === 'BASE64',
+        ...(at.testStepId ? { testStepId: at.testStepId } : {}),
+        mediaType: at.mediaType,
+        ...(at.fileName ? { fileName: at.fileName } : {}),
+        body: at.body,
+        base64: at.contentEncoding === 'BASE64',
       });
     } else if (m.testCaseFinished) {
       const a = byId.get(m.testCaseFinished.testCaseStartedId);

@@ -11,7 +11,14 @@ export function captureSecrets(file: string, secrets: StackSecrets, plantInto: s
   const note = (kind: string, value: string) => {
     fs.appendFileSync(file, JSON.stringify({ kind, value }) + '\n', { mode: 0o600 });
     for (const log of plantInto) {
-      const line = { ts: new Date().toISOString(), level: 'debug', service: 'leak-drill', msg: `leaked ${kind}: Authorization: Bearer ${value}`, event: 'selftest.leak', [kind]: value };
+      const line = {
+        ts: new Date().toISOString(),
+        level: 'debug',
+        service: 'leak-drill',
+        msg: `leaked ${kind}: Authorization: Bearer ${value}`,
+        event: 'selftest.leak',
+        [kind]: value,
+      };
       fs.appendFileSync(log, JSON.stringify(line) + '\n');
     }
   };
@@ -27,5 +34,9 @@ export function captureSecrets(file: string, secrets: StackSecrets, plantInto: s
 
 export function readCapturedSecrets(file: string): Array<{ kind: string; value: string }> {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

@@ -32,12 +32,23 @@ export function summarize(ndjsonOrRun: string | RunModel): RunSummary {
     const p = run.pickles.get(pickleId);
     const last = outcome(tries.at(-1)!);
     scenarios.push({
-      name: p?.name ?? pickleId, uri: p?.uri ?? '', tags: p?.tags ?? [], verdict: verdict(tries), status: last.status,
-      attempts: tries.length, ...(last.step?.message ? { message: last.step.message } : {}),
+      name: p?.name ?? pickleId,
+      uri: p?.uri ?? '',
+      tags: p?.tags ?? [],
+      verdict: verdict(tries),
+      status: last.status,
+      attempts: tries.length,
+      ...(last.step?.message ? { message: last.step.message } : {}),
     });
   }
   const count = (v: Verdict) => scenarios.filter((s) => s.verdict === v).length;
-  return { scenarios, passed: count('passed') + count('flaky'), failed: count('failed'), skipped: count('skipped'), flaky: count('flaky') };
+  return {
+    scenarios,
+    passed: count('passed') + count('flaky'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    flaky: count('flaky'),
+  };
 }
 
 /** The closing line CI reads. Flaky scenarios passed (on retry) and are also named separately. */

@@ -17,18 +17,26 @@ export interface HealthWait {
 
 export async function waitUntilHealthy(o: HealthWait): Promise<void> {
   try {
-    await eventually(async () => {
-      const why = await o.exited();
-      if (why) throw new GiveUp(why);
-      const r = await fetch(o.url + o.path, { signal: AbortSignal.timeout(1000) }).catch((e: Error & { cause?: { code?: string } }) => {
-        throw new Error(e.cause?.code ?? e.message);
-      });
-      await r.body?.cancel();
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-    }, { within: o.withinMs, every: 50, what: `${o.name} to answer ${o.path}` });
+    await eventually(
+      async () => {
+        const why = await o.exited();
+        if (why) throw new GiveUp(why);
+        const r = await fetch(o.url + o.path, { signal: AbortSignal.timeout(1000) }).catch(
+          (e: Error & { cause?: { code?: string } }) => {
+            throw new Error(e.cause?.code ?? e.message);
+          },
+        );
+        await r.body?.cancel();
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      },
+      { within: o.withinMs, every: 50, what: `${o.name} to answer ${o.path}` },
+    );
   } catch (e) {
-    if (e instanceof GiveUp) throw new Error(`${o.name} exited before becoming healthy (${e.message}); last log lines: ${logTail(o.logFile)}`);
+    if (e instanceof GiveUp)
+      throw new Error(`${o.name} exited before becoming healthy (${e.message}); last log lines: ${logTail(o.logFile)}`);
     const last = (e as { lastObservation?: string }).lastObservation ?? (e as Error).message;
-    throw new Error(`${o.name} never became healthy within ${o.withinMs} ms (GET ${o.url}${o.path}: ${last}); last log lines: ${logTail(o.logFile)}`);
+    throw new Error(
+      `${o.name} never became healthy within ${o.withinMs} ms (GET ${o.url}${o.path}: ${last}); last log lines: ${logTail(o.logFile)}`,
+    );
   }
 }

@@ -25,6 +25,26 @@ export async function isPortFree(port: number): Promise<boolean> {
 }
 
 /**
+ * Free on 127.0.0.1 and on [::1]: a worker port is taken by its worker on the one and by the harness's link
+ * in front of it on the other (lib/links), and another runner's stack may hold either for its whole life.
+ */
+async function isWorkerPortFree(port: number): Promise<boolean> {
+  return (await tryBind(port)) === port && (!hasIpv6Loopback() || (await tryBind(port, '::1')) === port);
+}
+
+let ipv6Loopback: boolean | undefined;
+function hasIpv6Loopback(): boolean {
+  if (ipv6Loopback === undefined) {
+    try {
+      ipv6Loopback = fs.readFileSync('/proc/net/if_inet6', 'utf8').includes('00000000000000000000000000000001');
+    } catch {
+      ipv6Loopback = false;
+    }
+  }
+  return ipv6Loopback;
+}
+
+/**
  * The kernel's ephemeral range (source ports of outgoing connections). A port handed out from it may be
  * taken by some connection's source port between the check and the service's own bind (EADDRINUSE at
  * start-up), so services get ports below it.
@@ -68,7 +88,7 @@ export async function freePortBlock(size: number, random: () => number = Math.ra
     const base = BLOCK_LOW + Math.floor(random() * (span - size));
     let ok = true;
     for (let p = base; p < base + size && ok; p++) {
-      ok = !handedOut.has(p) && (await isPortFree(p));
+      ok = !handedOut.has(p) && (await isWorkerPortFree(p));
     }
     if (ok) {
       for (let p = base; p < base + size; p++) handedOut.add(p);

@@ -18,7 +18,10 @@ export const stacksDir = () => path.join(harnessTmpRoot(), 'stacks');
 
 export function registerRun(runId: string): void {
   fs.mkdirSync(runsDir(), { recursive: true });
-  fs.writeFileSync(path.join(runsDir(), `${runId}.${process.pid}.json`), JSON.stringify({ runId, runnerPid: process.pid, startedAt: new Date().toISOString() }));
+  fs.writeFileSync(
+    path.join(runsDir(), `${runId}.${process.pid}.json`),
+    JSON.stringify({ runId, runnerPid: process.pid, startedAt: new Date().toISOString() }),
+  );
 }
 
 export function unregisterRun(runId: string): void {

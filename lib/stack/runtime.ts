@@ -63,7 +63,7 @@ export interface CallResult {
   ms: number;
 }
 
-/** An applied network fault, undone by `heal()` (which verifies its rules are gone). */
+/** An applied network fault, undone by `heal()` (which verifies it is gone: rules removed, traffic passes). */
 export interface NetworkFault {
   readonly description: string;
   heal(): Promise<string>;
@@ -71,7 +71,9 @@ export interface NetworkFault {
 
 /**
  * Faults that need control of the network between services, and confirmation of kernel OOM kills.
- * Only some runtimes have them (docker with a local engine); the nemesis skips with a reason otherwise.
+ * The docker runtime (with a local engine) has them all, through iptables and link proxy containers; the
+ * process runtime has the network ones through the harness's link proxies (lib/links), and its waitForOom
+ * throws FaultUnsupported. The nemesis skips with a reason where a runtime has none.
  */
 export interface NetworkFaults {
   /** Traffic between a and b stops (both ways, or only a → b), open connections included. */
@@ -95,13 +97,24 @@ export interface RunningStack {
    * `services` under its worker id. `hiveModelPath` is the model file as the hive reports it (its
    * catalog's local_path); the runtime makes that file visible to the worker.
    */
-  startExternalWorker(o: { workerId: string; hive: string; modelRef: string; hiveModelPath: string }): Promise<ServiceHandle>;
+  startExternalWorker(o: {
+    workerId: string;
+    hive: string;
+    modelRef: string;
+    hiveModelPath: string;
+  }): Promise<ServiceHandle>;
   /** Tear everything down (idempotent). Leaves no process, container, network or temp dir. */
   stop(): Promise<void>;
   /** Present only where the runtime can inject network faults and confirm OOM kills. */
   readonly network?: NetworkFaults;
-  /** Why `network` is absent (said in the skip message). */
+  /** Why `network` is absent (said in the skip message), or what it cannot do. */
   readonly networkUnsupportedReason?: string;
+  /**
+   * A URL the services use (through a link the runtime put between them) as the harness should call it:
+   * the service's own address, so the harness's observations never cross a link it may be breaking.
+   * Undefined = use `url` as it is.
+   */
+  harnessUrl?(url: string): string | undefined;
 }
 
 export interface Runtime {
@@ -113,6 +126,7 @@ export interface Runtime {
 
 export function serviceOf(stack: RunningStack, name: string): ServiceHandle {
   const s = stack.services.get(name);
-  if (!s) throw new Error(`no service "${name}" in stack ${stack.id}; it has: ${[...stack.services.keys()].join(', ')}`);
+  if (!s)
+    throw new Error(`no service "${name}" in stack ${stack.id}; it has: ${[...stack.services.keys()].join(', ')}`);
   return s;
 }

@@ -9,7 +9,10 @@ export async function selectRuntime(wanted: 'auto' | 'process' | 'docker'): Prom
   const docker = await import('../docker/docker-runtime.ts');
   const problem = await docker.dockerUnavailable();
   if (!problem) return new docker.DockerRuntime();
-  if (wanted === 'docker') throw new Error(`the docker runtime was asked for but ${problem}; start the engine (scripts/ensure-docker.sh) or use --runtime process`);
+  if (wanted === 'docker')
+    throw new Error(
+      `the docker runtime was asked for but ${problem}; start the engine (scripts/ensure-docker.sh) or use --runtime process`,
+    );
   return new ProcessRuntime();
 }
 

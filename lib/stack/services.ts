@@ -9,10 +9,8 @@ export type ServiceKind = 'hub' | 'queen' | 'hive' | 'worker';
 export interface ServicePlan {
   name: string; // "hub", "queen", "hive-a"
   kind: ServiceKind;
-  /** Entry module, relative to the project root. */
-  entry: string;
   env: Record<string, string>;
-  /** Command-line arguments after the entry module. */
+  /** Command-line arguments after the service's bundle (see bundles.ts). */
   args?: string[];
   /** Public route that answers 2xx once the service is up. */
   healthPath: string;
@@ -53,7 +51,6 @@ export function planServices(spec: StackSpec, secrets: StackSecrets, a: Addressi
     {
       name: 'hub',
       kind: 'hub',
-      entry: 'stack/hub/main.ts',
       healthPath: HEALTH_PATH.hub,
       env: {
         RBEE_LOG_FORMAT: 'json',
@@ -65,7 +62,6 @@ export function planServices(spec: StackSpec, secrets: StackSecrets, a: Addressi
     {
       name: 'queen',
       kind: 'queen',
-      entry: 'stack/queen/main.ts',
       healthPath: HEALTH_PATH.queen,
       env: {
         ...common,
@@ -83,7 +79,6 @@ export function planServices(spec: StackSpec, secrets: StackSecrets, a: Addressi
     plans.push({
       name: hive.name,
       kind: 'hive',
-      entry: 'stack/hive/main.ts',
       healthPath: HEALTH_PATH.hive,
       env: {
         ...common,
@@ -121,20 +116,31 @@ export interface ExternalWorkerOptions {
 }
 
 /** A worker started outside any hive (contract §3 command line), calling back the given hive. */
-export function planExternalWorker(spec: StackSpec, secrets: StackSecrets, a: Addressing, o: ExternalWorkerOptions): ServicePlan {
+export function planExternalWorker(
+  spec: StackSpec,
+  secrets: StackSecrets,
+  a: Addressing,
+  o: ExternalWorkerOptions,
+): ServicePlan {
   return {
     name: o.workerId,
     kind: 'worker',
-    entry: 'stack/worker/main.ts',
     healthPath: HEALTH_PATH.worker,
     args: [
-      '--worker-id', o.workerId,
-      '--model', o.modelPath,
-      '--model-ref', o.modelRef,
-      '--backend', 'cpu',
-      '--device', '0',
-      '--port', String(o.port),
-      '--callback-url', `${a.internalUrl(o.hive)}/v1/workers/ready`,
+      '--worker-id',
+      o.workerId,
+      '--model',
+      o.modelPath,
+      '--model-ref',
+      o.modelRef,
+      '--backend',
+      'cpu',
+      '--device',
+      '0',
+      '--port',
+      String(o.port),
+      '--callback-url',
+      `${a.internalUrl(o.hive)}/v1/workers/ready`,
     ],
     env: {
       RBEE_LOG_FORMAT: 'json',

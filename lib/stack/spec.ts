@@ -9,7 +9,10 @@ export const FAST_TIMINGS = {
   hiveTimeoutMs: 2000,
   workerHeartbeatTimeoutMs: 1500,
   monitorIntervalMs: 250,
-  workerLoadingTimeoutMs: 10_000,
+  // The contract's default, not shortened: loading only ends early when it works, and five workers spawned
+  // at once beside three other stacks on two cores took 8 s just to listen (INT-002 in CI). A scenario about
+  // the timeout sets its own (PAT "a worker stuck loading").
+  workerLoadingTimeoutMs: 30_000,
   workerIdleTimeoutMs: 300_000,
   cbFailures: 3,
   cbCooldownMs: 2000,
@@ -56,7 +59,13 @@ export const stackSpecSchema = z
     workerEnv: envSchema,
     hubBandwidthBps: z.number().int().min(0),
     /** Memory limit (bytes) per service; exceeding it ends in a kernel OOM kill (docker runtime). */
-    memoryLimits: z.record(z.string(), z.number().int().min(16 * 1024 * 1024)),
+    memoryLimits: z.record(
+      z.string(),
+      z
+        .number()
+        .int()
+        .min(16 * 1024 * 1024),
+    ),
     /** Pin a service's port instead of allocating a free one (process runtime). */
     fixedPorts: z.record(z.string(), z.number().int().min(1).max(65535)),
   })
@@ -145,7 +154,10 @@ export class StackSpecBuilder {
   /** Env for one hive only (e.g. a wrong token, a lower worker limit). */
   hiveEnvFor(name: string, env: Record<string, string>): this {
     const hive = this.spec.hives.find((h) => h.name === name);
-    if (!hive) throw new Error(`no hive "${name}" in the topology; it has: ${this.spec.hives.map((h) => h.name).join(', ') || 'none'}`);
+    if (!hive)
+      throw new Error(
+        `no hive "${name}" in the topology; it has: ${this.spec.hives.map((h) => h.name).join(', ') || 'none'}`,
+      );
     hive.env = { ...hive.env, ...env };
     return this;
   }

@@ -4,7 +4,7 @@
 
 import path from 'node:path';
 import { HiveClient, HubClient, QueenClient, WorkerClient, type WorkerInfo } from '../clients/rbee.ts';
-import { eventually } from '../observe/eventually.ts';
+import { eventually, GiveUp } from '../observe/eventually.ts';
 import { readLogLines, type LogLine } from '../observe/logs.ts';
 import { makeSecrets, type StackSecrets } from './secrets.ts';
 import { serviceOf, type RunningStack, type Runtime, type ServiceHandle } from './runtime.ts';
@@ -35,9 +35,18 @@ export class Stack {
     });
     const stack = new Stack(spec, secrets, running);
     try {
-      const workers = (await Promise.all(spec.hives.filter((h) => h.awaitJoin).map((h) => stack.spawnWorkers(h.name, h.workers, h.model)))).flat();
-      await Promise.all(spec.hives.filter((h) => !h.awaitJoin).map((h) => stack.spawnWorkers(h.name, h.workers, h.model)));
-      await stack.queenSees(spec.hives.filter((h) => h.heartbeatToQueen && h.awaitJoin).map((h) => h.name), workers.map((w) => w.worker_id));
+      const workers = (
+        await Promise.all(
+          spec.hives.filter((h) => h.awaitJoin).map((h) => stack.spawnWorkers(h.name, h.workers, h.model)),
+        )
+      ).flat();
+      await Promise.all(
+        spec.hives.filter((h) => !h.awaitJoin).map((h) => stack.spawnWorkers(h.name, h.workers, h.model)),
+      );
+      await stack.queenSees(
+        spec.hives.filter((h) => h.heartbeatToQueen && h.awaitJoin).map((h) => h.name),
+        workers.map((w) => w.worker_id),
+      );
     } catch (e) {
       await running.stop();
       throw e;
@@ -74,6 +83,8 @@ export class Stack {
 
   /** Map a URL a service advertises (e.g. a container alias) to one the harness can reach. */
   reachable(url: string): string {
+    const direct = this.running.harnessUrl?.(url);
+    if (direct) return direct;
     const u = new URL(url);
     const svc = this.running.services.get(u.hostname);
     if (!svc) return url;
@@ -86,13 +97,24 @@ export class Stack {
     return this.spec.hives.map((h) => h.name);
   }
 
-  /** Ask a hive to spawn `count` workers and wait until it lists them idle. */
-  async spawnWorkers(hiveName: string, count: number, model: string, withinMs = 20_000): Promise<WorkerInfo[]> {
+  /**
+   * Ask a hive to spawn `count` workers and wait until it lists them idle (`underLoad`: idle or busy, since
+   * clients may take a fresh worker at once). A worker the hive listed and then no longer lists is a failure
+   * at once (it died, or its hive restarted without it), not a wait until the bound.
+   */
+  async spawnWorkers(
+    hiveName: string,
+    count: number,
+    model: string,
+    withinMs = 20_000,
+    o: { underLoad?: boolean } = {},
+  ): Promise<WorkerInfo[]> {
     const hive = this.hive(hiveName);
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const r = await hive.spawn(model);
-      if (r.status !== 200) throw new Error(`${hiveName} refused to spawn a worker for ${model}: ${r.status} ${r.text}`);
+      if (r.status !== 200)
+        throw new Error(`${hiveName} refused to spawn a worker for ${model}: ${r.status} ${r.text}`);
       ids.push(r.json.worker_id);
     }
     if (!ids.length) return [];
@@ -105,14 +127,28 @@ export class Stack {
       h.push(`${state}@${((Date.now() - t0) / 1000).toFixed(1)}s`);
     };
     try {
-      return await eventually(async () => {
-        const workers = await hive.workers();
-        const mine = workers.filter((w) => ids.includes(w.worker_id));
-        for (const id of ids) note(id, mine.find((w) => w.worker_id === id)?.state ?? 'absent');
-        const notIdle = ids.filter((id) => mine.find((w) => w.worker_id === id)?.state !== 'idle');
-        if (notIdle.length) throw new Error(`not idle yet: ${notIdle.map((id) => `${id}=${mine.find((w) => w.worker_id === id)?.state ?? 'absent'}`).join(', ')}`);
-        return mine;
-      }, { within: withinMs, every: 100, what: `${count} worker(s) on ${hiveName} to be idle` });
+      return await eventually(
+        async () => {
+          const workers = await hive.workers();
+          const mine = workers.filter((w) => ids.includes(w.worker_id));
+          for (const id of ids) note(id, mine.find((w) => w.worker_id === id)?.state ?? 'absent');
+          const vanished = ids.filter(
+            (id) => history.get(id)!.length > 1 && history.get(id)!.at(-1)!.startsWith('absent@'),
+          );
+          if (vanished.length)
+            throw new GiveUp(
+              `${vanished.join(', ')} no longer listed by ${hiveName}: ${vanished.map((id) => history.get(id)!.join(' → ')).join('; ')}`,
+            );
+          const up = (state: string | undefined) => state === 'idle' || (o.underLoad === true && state === 'busy');
+          const notIdle = ids.filter((id) => !up(mine.find((w) => w.worker_id === id)?.state));
+          if (notIdle.length)
+            throw new Error(
+              `not ${o.underLoad ? 'idle or busy' : 'idle'} yet: ${notIdle.map((id) => `${id}=${mine.find((w) => w.worker_id === id)?.state ?? 'absent'}`).join(', ')}`,
+            );
+          return mine;
+        },
+        { within: withinMs, every: 100, what: `${count} worker(s) on ${hiveName} to be idle` },
+      );
     } catch (e) {
       if (e instanceof Error) {
         const { text, hints } = this.workerStories(hiveName, ids, history);
@@ -127,7 +163,11 @@ export class Stack {
    * For a start-up that failed: what each worker went through, as the hive listed it and as the logs of
    * the hive and the worker tell it (the stack is torn down right after, so this is all that is left).
    */
-  private workerStories(hiveName: string, ids: string[], history: Map<string, string[]>): { text: string; hints: string[] } {
+  private workerStories(
+    hiveName: string,
+    ids: string[],
+    history: Map<string, string[]>,
+  ): { text: string; hints: string[] } {
     let lines: LogLine[] = [];
     try {
       lines = this.logs(hiveName);
@@ -135,34 +175,49 @@ export class Stack {
       /* no log file: the states alone */
     }
     const hints: string[] = [];
-    const text = ids.map((id) => {
-      const mine = lines.filter((l) => l.worker_id === id);
-      const events = mine.filter((l) => l.event).map((l) => `${l.service}:${l.event}${l.level === 'warn' || l.level === 'error' ? ` (${l.msg})` : ''}`);
-      const has = (ev: string) => mine.some((l) => l.event === ev);
-      const wasLoading = (history.get(id) ?? []).some((h) => h.startsWith('loading@'));
-      const hint =
-        has('worker.ready_callback_sent') && wasLoading ? `${id}: the worker says its ready callback was accepted, yet the hive kept it loading`
-        : has('model.loaded') && !has('worker.ready_callback_sent') ? `${id}: the worker loaded its model but logged no accepted ready callback`
-        : '';
-      if (hint) hints.push(hint);
-      return `  ${id}: hive listed it ${(history.get(id) ?? []).join(' → ') || '(never)'}; log events: ${events.join(', ') || '(none)'}`;
-    }).join('\n');
+    const text = ids
+      .map((id) => {
+        const mine = lines.filter((l) => l.worker_id === id);
+        const events = mine
+          .filter((l) => l.event)
+          .map((l) => `${l.service}:${l.event}${l.level === 'warn' || l.level === 'error' ? ` (${l.msg})` : ''}`);
+        const has = (ev: string) => mine.some((l) => l.event === ev);
+        const wasLoading = (history.get(id) ?? []).some((h) => h.startsWith('loading@'));
+        const hint =
+          has('worker.ready_callback_sent') && wasLoading
+            ? `${id}: the worker says its ready callback was accepted, yet the hive kept it loading`
+            : has('model.loaded') && !has('worker.ready_callback_sent')
+              ? `${id}: the worker loaded its model but logged no accepted ready callback`
+              : '';
+        if (hint) hints.push(hint);
+        return `  ${id}: hive listed it ${(history.get(id) ?? []).join(' → ') || '(never)'}; log events: ${events.join(', ') || '(none)'}`;
+      })
+      .join('\n');
     return { text, hints };
   }
 
   /** Ready means ready for clients: the queen lists the hives as available and their workers as idle. */
   private async queenSees(hives: string[], workerIds: string[]): Promise<void> {
     if (!hives.length) return;
-    await eventually(async () => {
-      const r = await this.queen.hives();
-      const available = (r.json?.nodes ?? []).filter((n: any) => n.status === 'available').map((n: any) => n.node_name);
-      const missing = hives.filter((h) => !available.includes(h));
-      if (missing.length) throw new Error(`the queen does not list as available: ${missing.join(', ')} (${r.text})`);
-      const w = await this.queen.workers();
-      const idle = (w.json?.workers ?? []).filter((x: any) => x.state === 'idle').map((x: any) => x.worker_id);
-      const notIdle = workerIds.filter((id) => !idle.includes(id));
-      if (notIdle.length) throw new Error(`the queen does not list as idle: ${notIdle.join(', ')} (${w.text})`);
-    }, { within: Math.max(5000, this.spec.timings.heartbeatIntervalMs * 4), every: 50, what: 'the queen to see the hives and their workers' });
+    await eventually(
+      async () => {
+        const r = await this.queen.hives();
+        const available = (r.json?.nodes ?? [])
+          .filter((n: any) => n.status === 'available')
+          .map((n: any) => n.node_name);
+        const missing = hives.filter((h) => !available.includes(h));
+        if (missing.length) throw new Error(`the queen does not list as available: ${missing.join(', ')} (${r.text})`);
+        const w = await this.queen.workers();
+        const idle = (w.json?.workers ?? []).filter((x: any) => x.state === 'idle').map((x: any) => x.worker_id);
+        const notIdle = workerIds.filter((id) => !idle.includes(id));
+        if (notIdle.length) throw new Error(`the queen does not list as idle: ${notIdle.join(', ')} (${w.text})`);
+      },
+      {
+        within: Math.max(5000, this.spec.timings.heartbeatIntervalMs * 4),
+        every: 50,
+        what: 'the queen to see the hives and their workers',
+      },
+    );
   }
 
   /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */

@@ -46,14 +46,25 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
   const store = new HiveStore(cfg.dbPath, log);
 
   const crashes = service.counter('worker_crashes_total', 'Worker processes that ended without being asked to');
-  const restarts = service.counter('worker_restarts_total', 'Crashed workers restarted under RBEE_RESTART_POLICY=on-crash');
+  const restarts = service.counter(
+    'worker_restarts_total',
+    'Crashed workers restarted under RBEE_RESTART_POLICY=on-crash',
+  );
   const downloaded = service.counter('models_downloaded_total', 'Models downloaded, verified and added to the catalog');
   const bytes = service.counter('download_bytes_total', 'Bytes received from the model hub');
 
   const provisioner = new Provisioner(cfg.hubUrl, cfg.modelsDir, store, log, { downloaded, bytes });
   const ports = new PortAllocator(cfg.workerPortRange, [cfg.workerHost]);
   let hiveUrl = cfg.hiveUrl?.replace(/\/+$/, '') ?? `http://127.0.0.1:${cfg.port}`;
-  const workers = new WorkerManager(cfg, store, provisioner, ports, log, { crashes, restarts }, () => `${hiveUrl}/v1/workers/ready`);
+  const workers = new WorkerManager(
+    cfg,
+    store,
+    provisioner,
+    ports,
+    log,
+    { crashes, restarts },
+    () => `${hiveUrl}/v1/workers/ready`,
+  );
   store.setSnapshotSource(() => ({ workers: workers.snapshot(), models: [...provisioner.catalog.values()] }));
 
   // Gauges are computed when scraped, from the registry itself.
@@ -65,12 +76,18 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
     this.set(provisioner.activeCount);
   });
 
-  const reporter = new QueenReporter(cfg.queenUrl, cfg.heartbeatIntervalMs, cfg.token, () => ({
-    node_name: cfg.nodeName,
-    url: hiveUrl,
-    workers: workers.list().map((w) => ({ ...w, healthy: w.state !== 'unhealthy' && w.state !== 'crashed' })),
-    timestamp: new Date().toISOString(),
-  }), log);
+  const reporter = new QueenReporter(
+    cfg.queenUrl,
+    cfg.heartbeatIntervalMs,
+    cfg.token,
+    () => ({
+      node_name: cfg.nodeName,
+      url: hiveUrl,
+      workers: workers.list().map((w) => ({ ...w, healthy: w.state !== 'unhealthy' && w.state !== 'crashed' })),
+      timestamp: new Date().toISOString(),
+    }),
+    log,
+  );
   workers.onChange = () => reporter.poke();
 
   const timers: NodeJS.Timeout[] = [];
@@ -78,44 +95,65 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
 
   // ---- health ---------------------------------------------------------------------------------------
 
-  service.route('GET', '/v1/health', async (ctx) => {
-    store.check();
-    const reasons: string[] = [];
-    if (store.degradedReason) reasons.push(store.degradedReason);
-    if (draining) reasons.push('shutting down');
-    const deep = ctx.query.get('deep') === '1' || ctx.query.get('deep') === 'true';
-    let probed: { worker_id: string; state: string; healthy: boolean }[] | undefined;
-    if (deep) {
-      probed = await workers.probeAll();
-      for (const w of probed) {
-        if (w.healthy) continue;
-        reasons.push(w.state === 'unhealthy'
-          ? `worker ${w.worker_id} is unhealthy (stopped heartbeating or failed its /health probes)`
-          : `worker ${w.worker_id} (${w.state}) did not answer its /health probe`);
+  service.route(
+    'GET',
+    '/v1/health',
+    async (ctx) => {
+      store.check();
+      const reasons: string[] = [];
+      if (store.degradedReason) reasons.push(store.degradedReason);
+      if (draining) reasons.push('shutting down');
+      const deep = ctx.query.get('deep') === '1' || ctx.query.get('deep') === 'true';
+      let probed: { worker_id: string; state: string; healthy: boolean }[] | undefined;
+      if (deep) {
+        probed = await workers.probeAll();
+        for (const w of probed) {
+          if (w.healthy) continue;
+          reasons.push(
+            w.state === 'unhealthy'
+              ? `worker ${w.worker_id} is unhealthy (stopped heartbeating or failed its /health probes)`
+              : `worker ${w.worker_id} (${w.state}) did not answer its /health probe`,
+          );
+        }
+      } else {
+        for (const w of workers.list()) if (w.state === 'unhealthy') reasons.push(`worker ${w.worker_id} is unhealthy`);
       }
-    } else {
-      for (const w of workers.list()) if (w.state === 'unhealthy') reasons.push(`worker ${w.worker_id} is unhealthy`);
-    }
-    return {
-      status: reasons.length > 0 ? 'degraded' : 'alive',
-      version: VERSION,
-      api_version: 'v1',
-      node_name: cfg.nodeName,
-      reasons,
-      ...(probed ? { workers: probed } : {}),
-    };
-  }, { public: true });
+      return {
+        status: reasons.length > 0 ? 'degraded' : 'alive',
+        version: VERSION,
+        api_version: 'v1',
+        node_name: cfg.nodeName,
+        reasons,
+        ...(probed ? { workers: probed } : {}),
+      };
+    },
+    { public: true },
+  );
 
   // ---- workers --------------------------------------------------------------------------------------
 
   service.route('POST', '/v1/workers/spawn', async (ctx) => {
     const body = requireShape<Partial<SpawnRequest>>(await ctx.json(), {
-      model_ref: { type: 'string', required: true }, backend: { type: 'string' }, device: { type: 'integer' },
+      model_ref: { type: 'string', required: true },
+      backend: { type: 'string' },
+      device: { type: 'integer' },
     });
     const req: SpawnRequest = { model_ref: body.model_ref!, backend: body.backend ?? 'cpu', device: body.device ?? 0 };
     new RangeChecker()
-      .check(isValidModelRef(req.model_ref), 'model_ref', 'pattern', 'model_ref must be provider:reference of [A-Za-z0-9_./:-], at most 512 chars, no ".."', req.model_ref)
-      .check(BACKENDS.includes(req.backend), 'backend', 'enum', `backend must be one of ${BACKENDS.join(', ')}`, req.backend)
+      .check(
+        isValidModelRef(req.model_ref),
+        'model_ref',
+        'pattern',
+        'model_ref must be provider:reference of [A-Za-z0-9_./:-], at most 512 chars, no ".."',
+        req.model_ref,
+      )
+      .check(
+        BACKENDS.includes(req.backend),
+        'backend',
+        'enum',
+        `backend must be one of ${BACKENDS.join(', ')}`,
+        req.backend,
+      )
       .check(req.device >= 0, 'device', 'minimum', 'device must be >= 0', req.device)
       .throwIfAny();
     return workers.spawn(req, requestLog(ctx, { model_ref: req.model_ref }));
@@ -123,11 +161,20 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
 
   service.route('POST', '/v1/workers/ready', async (ctx) => {
     const cb = requireShape<ReadyCallback>(await ctx.json(), {
-      worker_id: { type: 'string', required: true }, url: { type: 'string', required: true }, model_ref: { type: 'string', required: true },
-      backend: { type: 'string' }, device: { type: 'integer' },
+      worker_id: { type: 'string', required: true },
+      url: { type: 'string', required: true },
+      model_ref: { type: 'string', required: true },
+      backend: { type: 'string' },
+      device: { type: 'integer' },
     });
     new RangeChecker()
-      .check(WORKER_ID_RE.test(cb.worker_id), 'worker_id', 'pattern', 'worker_id must be 1-128 chars of [A-Za-z0-9._:-]', cb.worker_id)
+      .check(
+        WORKER_ID_RE.test(cb.worker_id),
+        'worker_id',
+        'pattern',
+        'worker_id must be 1-128 chars of [A-Za-z0-9._:-]',
+        cb.worker_id,
+      )
       .check(isHttpUrl(cb.url), 'url', 'format', 'url must be an absolute http(s) URL', cb.url)
       .check(isValidModelRef(cb.model_ref), 'model_ref', 'pattern', 'model_ref has an invalid format', cb.model_ref)
       .throwIfAny();
@@ -135,32 +182,44 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
     return { success: true, worker_id: info.worker_id, state: info.state };
   });
 
-  service.route('GET', '/v1/workers/list', () => ({ workers: workers.list(), recently_removed: workers.recentlyRemoved }));
+  service.route('GET', '/v1/workers/list', () => ({
+    workers: workers.list(),
+    recently_removed: workers.recentlyRemoved,
+  }));
 
   service.route('POST', '/v1/workers/acquire', async (ctx) => {
     const body = requireShape<{ model_ref: string; job_id?: string }>(await ctx.json(), {
-      model_ref: { type: 'string', required: true }, job_id: { type: 'string' },
+      model_ref: { type: 'string', required: true },
+      job_id: { type: 'string' },
     });
     return workers.acquire(body.model_ref, body.job_id, ctx.correlationId, requestLog(ctx, { job_id: body.job_id }));
   });
 
   service.route('POST', '/v1/workers/release', async (ctx) => {
     const body = requireShape<{ worker_id: string; job_id?: string }>(await ctx.json(), {
-      worker_id: { type: 'string', required: true }, job_id: { type: 'string' },
+      worker_id: { type: 'string', required: true },
+      job_id: { type: 'string' },
     });
-    const info = workers.release(body.worker_id, body.job_id, requestLog(ctx, { job_id: body.job_id, worker_id: body.worker_id }));
+    const info = workers.release(
+      body.worker_id,
+      body.job_id,
+      requestLog(ctx, { job_id: body.job_id, worker_id: body.worker_id }),
+    );
     return { success: true, worker_id: info.worker_id, state: info.state };
   });
 
   service.route('POST', '/v1/workers/shutdown', async (ctx) => {
-    const body = requireShape<{ worker_id: string }>(await ctx.json(), { worker_id: { type: 'string', required: true } });
+    const body = requireShape<{ worker_id: string }>(await ctx.json(), {
+      worker_id: { type: 'string', required: true },
+    });
     await workers.stop(body.worker_id, 'shutdown requested', requestLog(ctx, { worker_id: body.worker_id }));
     return { success: true, worker_id: body.worker_id };
   });
 
   service.route('POST', '/v1/heartbeat', async (ctx) => {
     const body = requireShape<{ worker_id: string; health_status?: string }>(await ctx.json(), {
-      worker_id: { type: 'string', required: true }, health_status: { type: 'string' },
+      worker_id: { type: 'string', required: true },
+      health_status: { type: 'string' },
     });
     workers.heartbeat(body.worker_id, body.health_status, requestLog(ctx, { worker_id: body.worker_id }));
     return { success: true };
@@ -174,9 +233,17 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
   });
 
   service.route('POST', '/v1/models/download', async (ctx) => {
-    const body = requireShape<{ model_ref: string }>(await ctx.json(), { model_ref: { type: 'string', required: true } });
+    const body = requireShape<{ model_ref: string }>(await ctx.json(), {
+      model_ref: { type: 'string', required: true },
+    });
     new RangeChecker()
-      .check(isValidModelRef(body.model_ref), 'model_ref', 'pattern', 'model_ref must be provider:reference of [A-Za-z0-9_./:-], at most 512 chars, no ".."', body.model_ref)
+      .check(
+        isValidModelRef(body.model_ref),
+        'model_ref',
+        'pattern',
+        'model_ref must be provider:reference of [A-Za-z0-9_./:-], at most 512 chars, no ".."',
+        body.model_ref,
+      )
       .throwIfAny();
     const r = await provisioner.begin(body.model_ref, requestLog(ctx));
     if ('entry' in r) return { download_id: 'cached', local_path: r.entry.local_path, model_ref: r.entry.model_ref };
@@ -241,7 +308,10 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
       if (!cfg.hiveUrl) hiveUrl = `http://127.0.0.1:${port}`;
       log.info('hive listening', { event: 'service.listening', port, url: hiveUrl });
       reporter.start();
-      const monitor = setInterval(() => void workers.tick().catch((e) => log.error('monitor pass failed', { err: String(e) })), Math.max(cfg.monitorIntervalMs, 10));
+      const monitor = setInterval(
+        () => void workers.tick().catch((e) => log.error('monitor pass failed', { err: String(e) })),
+        Math.max(cfg.monitorIntervalMs, 10),
+      );
       const storeCheck = setInterval(() => store.check(), STORE_CHECK_MS);
       monitor.unref();
       storeCheck.unref();
@@ -250,4 +320,3 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
     },
   };
 }
-

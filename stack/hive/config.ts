@@ -34,7 +34,10 @@ export interface HiveConfig {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const DEFAULT_WORKER_CMD = `node --import tsx ${path.resolve(here, '../worker/main.ts')}`;
+// Run from a bundle (dist/hive.mjs beside dist/worker.mjs) or from source (through tsx).
+const DEFAULT_WORKER_CMD = import.meta.url.endsWith('.mjs')
+  ? `node ${path.join(here, 'worker.mjs')}`
+  : `node --import tsx ${path.resolve(here, '../worker/main.ts')}`;
 
 export function loadHiveConfig(): HiveConfig {
   const policy = envString('RBEE_RESTART_POLICY', 'never')!;

@@ -9,7 +9,10 @@ export class PortAllocator {
   private readonly taken = new Set<number>();
   private cursor: number;
 
-  constructor(private readonly range: [number, number], private readonly hosts: string[]) {
+  constructor(
+    private readonly range: [number, number],
+    private readonly hosts: string[],
+  ) {
     const size = range[1] - range[0] + 1;
     this.cursor = range[0] + Math.floor(Math.random() * size);
   }

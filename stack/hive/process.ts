@@ -23,13 +23,20 @@ export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string): Child
   if (!exe) throw new Error('RBEE_WORKER_CMD is empty');
   const args = [
     ...pre,
-    '--worker-id', a.workerId,
-    '--model', a.modelPath,
-    '--model-ref', a.modelRef,
-    '--backend', a.backend,
-    '--device', String(a.device),
-    '--port', String(a.port),
-    '--callback-url', a.callbackUrl,
+    '--worker-id',
+    a.workerId,
+    '--model',
+    a.modelPath,
+    '--model-ref',
+    a.modelRef,
+    '--backend',
+    a.backend,
+    '--device',
+    String(a.device),
+    '--port',
+    String(a.port),
+    '--callback-url',
+    a.callbackUrl,
   ];
   // The worker inherits the hive's environment (MOCK_* knobs, timings), and always the hive's token.
   const env = token ? { ...process.env, LLORCH_API_TOKEN: token } : process.env;

@@ -38,7 +38,10 @@ export class Download {
   private readonly listeners = new Set<(e: ProgressEvent | null) => void>();
   result!: Promise<CatalogEntry>;
 
-  constructor(readonly id: string, readonly modelRef: string) {}
+  constructor(
+    readonly id: string,
+    readonly modelRef: string,
+  ) {}
 
   emit(e: ProgressEvent): void {
     this.events.push(e);
@@ -89,7 +92,11 @@ export class Provisioner {
     for (const e of this.store.loadModels()) {
       if (fs.existsSync(e.local_path)) this.catalog.set(e.model_ref, e);
       else {
-        this.log.warn('catalog entry without its file; dropped', { event: 'catalog.missing_file', model_ref: e.model_ref, local_path: e.local_path });
+        this.log.warn('catalog entry without its file; dropped', {
+          event: 'catalog.missing_file',
+          model_ref: e.model_ref,
+          local_path: e.local_path,
+        });
         this.store.deleteModel(e.model_ref);
       }
     }
@@ -122,7 +129,8 @@ export class Provisioner {
     const hit = fresh ? find(this.hubIndex!.models) : undefined;
     if (hit) return hit;
     const model = find(await this.fetchIndex());
-    if (!model) throw new HttpError(404, 'MODEL_NOT_FOUND', `model '${ref}' is not known to the model hub`, { model_ref: ref });
+    if (!model)
+      throw new HttpError(404, 'MODEL_NOT_FOUND', `model '${ref}' is not known to the model hub`, { model_ref: ref });
     return model;
   }
 
@@ -157,7 +165,8 @@ export class Provisioner {
   }
 
   private async fetchIndex(): Promise<HubModel[]> {
-    if (!this.hubUrl) throw retryable(503, 'MODEL_HUB_UNAVAILABLE', 'RBEE_MODEL_HUB_URL is not set; cannot provision models', 5000);
+    if (!this.hubUrl)
+      throw retryable(503, 'MODEL_HUB_UNAVAILABLE', 'RBEE_MODEL_HUB_URL is not set; cannot provision models', 5000);
     try {
       const res = await request(`${this.hubUrl}/api/models`, { headersTimeout: 5000, bodyTimeout: 5000 });
       const body = (await res.body.json()) as { models?: HubModel[] };
@@ -165,7 +174,12 @@ export class Provisioner {
       this.hubIndex = { at: Date.now(), models: body.models };
       return body.models;
     } catch (e) {
-      throw retryable(503, 'MODEL_HUB_UNAVAILABLE', `model hub ${this.hubUrl} unreachable: ${(e as Error).message}`, 2000);
+      throw retryable(
+        503,
+        'MODEL_HUB_UNAVAILABLE',
+        `model hub ${this.hubUrl} unreachable: ${(e as Error).message}`,
+        2000,
+      );
     }
   }
 
@@ -182,24 +196,50 @@ export class Provisioner {
       const reference = model.model_ref.slice(model.model_ref.indexOf(':') + 1);
       const url = this.hubUrl + (model.path ?? `/${reference}/resolve/main/${encodeURIComponent(model.file)}`);
       const sha256 = await this.fetchTo(url, partPath, model.size_bytes, (bytes) =>
-        dl.emit({ stage: 'downloading', ...ids, bytes_downloaded: bytes, bytes_total: model.size_bytes, fraction: bytes / model.size_bytes }),
+        dl.emit({
+          stage: 'downloading',
+          ...ids,
+          bytes_downloaded: bytes,
+          bytes_total: model.size_bytes,
+          fraction: bytes / model.size_bytes,
+        }),
       );
       if (sha256 !== model.sha256.toLowerCase()) {
-        throw new HttpError(502, 'MODEL_CHECKSUM_MISMATCH', `checksum mismatch for ${model.model_ref}: expected sha256 ${model.sha256}, got ${sha256}`);
+        throw new HttpError(
+          502,
+          'MODEL_CHECKSUM_MISMATCH',
+          `checksum mismatch for ${model.model_ref}: expected sha256 ${model.sha256}, got ${sha256}`,
+        );
       }
       fs.renameSync(partPath, finalPath);
       const entry: CatalogEntry = {
-        model_ref: model.model_ref, local_path: finalPath, size_bytes: model.size_bytes, sha256, downloaded_at: new Date().toISOString(),
+        model_ref: model.model_ref,
+        local_path: finalPath,
+        size_bytes: model.size_bytes,
+        sha256,
+        downloaded_at: new Date().toISOString(),
       };
       this.catalog.set(entry.model_ref, entry);
       this.store.putModel(entry);
       this.metrics.downloaded.inc();
       dl.emit({ stage: 'complete', ...ids, local_path: finalPath, sha256 });
-      log.info('model download complete', { event: 'model.download.complete', local_path: finalPath, sha256, duration_ms: Date.now() - started });
+      log.info('model download complete', {
+        event: 'model.download.complete',
+        local_path: finalPath,
+        sha256,
+        duration_ms: Date.now() - started,
+      });
       return entry;
     } catch (e) {
       fs.rmSync(partPath, { force: true });
-      const err = e instanceof HttpError ? e : new HttpError(502, 'MODEL_DOWNLOAD_FAILED', `download of ${model.model_ref} failed: ${(e as Error).message}`);
+      const err =
+        e instanceof HttpError
+          ? e
+          : new HttpError(
+              502,
+              'MODEL_DOWNLOAD_FAILED',
+              `download of ${model.model_ref} failed: ${(e as Error).message}`,
+            );
       dl.emit({ stage: 'error', ...ids, code: err.code, message: err.message });
       log.error('model download failed', { event: 'model.download.failed', code: err.code, err: err.message });
       throw err;

@@ -68,9 +68,14 @@ export class QueenReporter {
     } catch (e) {
       // Warn once per outage; the retries during it are debug noise. Status and code tell an auth
       // problem (401) from an unreachable queen (status 0).
-      const why = { event: 'heartbeat.failed', err: String((e as Error).message), ...(e instanceof DownstreamError ? { status: e.status, code: e.code } : {}) };
+      const why = {
+        event: 'heartbeat.failed',
+        err: String((e as Error).message),
+        ...(e instanceof DownstreamError ? { status: e.status, code: e.code } : {}),
+      };
       const reason = `${why.status ?? ''}/${why.code ?? why.err}`;
-      if (!this.failing || reason !== this.failReason) this.log.warn('heartbeat to the queen failed; will keep retrying', why);
+      if (!this.failing || reason !== this.failReason)
+        this.log.warn('heartbeat to the queen failed; will keep retrying', why);
       else this.log.debug('heartbeat to the queen failed again', why);
       this.failing = true;
       this.failReason = reason;

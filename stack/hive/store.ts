@@ -39,7 +39,10 @@ export class HiveStore {
   private snapshot: () => StoreSnapshot = () => ({ workers: [], models: [] });
   private writeFailureLogged = false;
 
-  constructor(private readonly dbPath: string | undefined, private readonly log: Logger) {
+  constructor(
+    private readonly dbPath: string | undefined,
+    private readonly log: Logger,
+  ) {
     this.memory = !dbPath;
     if (!dbPath) {
       log.warn('RBEE_HIVE_DB is not set: workers and catalog are kept in memory only', { event: 'store.memory_only' });
@@ -63,13 +66,17 @@ export class HiveStore {
   }
 
   loadWorkers(): PersistedWorker[] {
-    return this.read(() => (this.db.prepare('SELECT record FROM workers').all() as { record: string }[]).flatMap((r) => {
-      try {
-        return [JSON.parse(r.record) as PersistedWorker];
-      } catch {
-        return [];
-      }
-    }), []);
+    return this.read(
+      () =>
+        (this.db.prepare('SELECT record FROM workers').all() as { record: string }[]).flatMap((r) => {
+          try {
+            return [JSON.parse(r.record) as PersistedWorker];
+          } catch {
+            return [];
+          }
+        }),
+      [],
+    );
   }
 
   loadModels(): CatalogEntry[] {
@@ -77,7 +84,11 @@ export class HiveStore {
   }
 
   putWorker(w: PersistedWorker): void {
-    this.write(() => this.db.prepare('INSERT OR REPLACE INTO workers (worker_id, record) VALUES (?, ?)').run(w.info.worker_id, JSON.stringify(w)));
+    this.write(() =>
+      this.db
+        .prepare('INSERT OR REPLACE INTO workers (worker_id, record) VALUES (?, ?)')
+        .run(w.info.worker_id, JSON.stringify(w)),
+    );
   }
 
   deleteWorker(workerId: string): void {
@@ -87,7 +98,9 @@ export class HiveStore {
   putModel(m: CatalogEntry): void {
     this.write(() =>
       this.db
-        .prepare('INSERT OR REPLACE INTO models (model_ref, local_path, size_bytes, sha256, downloaded_at) VALUES (?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT OR REPLACE INTO models (model_ref, local_path, size_bytes, sha256, downloaded_at) VALUES (?, ?, ?, ?, ?)',
+        )
         .run(m.model_ref, m.local_path, m.size_bytes, m.sha256, m.downloaded_at),
     );
   }
@@ -112,7 +125,9 @@ export class HiveStore {
       if (ino !== this.inode) {
         this.db.close();
         this.db = this.openFile(this.dbPath);
-        this.log.warn('hive database file was replaced or removed; reopened it and rewrote the current state', { event: 'store.reopened' });
+        this.log.warn('hive database file was replaced or removed; reopened it and rewrote the current state', {
+          event: 'store.reopened',
+        });
         this.rewrite(this.snapshot());
         return;
       }
@@ -167,10 +182,15 @@ export class HiveStore {
       }
     }
     this.memory = true;
-    this.degradedReason = `catalog database ${this.dbPath} is unreadable or corrupt (${sqliteError})` +
-      (movedTo ? `; moved aside to ${movedTo}` : '') + '; running on an in-memory store';
+    this.degradedReason =
+      `catalog database ${this.dbPath} is unreadable or corrupt (${sqliteError})` +
+      (movedTo ? `; moved aside to ${movedTo}` : '') +
+      '; running on an in-memory store';
     this.log.error(`catalog database is corrupt (${sqliteError}); continuing on an in-memory store`, {
-      event: 'catalog.corrupt', sqlite_error: sqliteError, db_path: this.dbPath, moved_to: movedTo,
+      event: 'catalog.corrupt',
+      sqlite_error: sqliteError,
+      db_path: this.dbPath,
+      moved_to: movedTo,
     });
     const db = openMemory();
     this.db = db;
@@ -213,7 +233,10 @@ export class HiveStore {
   private logWriteFailure(e: unknown): void {
     if (this.writeFailureLogged) return;
     this.writeFailureLogged = true;
-    this.log.warn('hive database write failed; state is kept in memory', { event: 'store.write_failed', err: String(e) });
+    this.log.warn('hive database write failed; state is kept in memory', {
+      event: 'store.write_failed',
+      err: String(e),
+    });
   }
 }
 
@@ -228,7 +251,9 @@ function validate(db: Db): void {
   const rows = db.pragma('quick_check') as { quick_check: string }[];
   const first = rows[0]?.quick_check;
   if (first !== 'ok') {
-    const err = new Error(`database disk image is malformed: ${rows.map((r) => r.quick_check).join('; ')}`) as Error & { code: string };
+    const err = new Error(`database disk image is malformed: ${rows.map((r) => r.quick_check).join('; ')}`) as Error & {
+      code: string;
+    };
     err.code = 'SQLITE_CORRUPT';
     throw err;
   }

@@ -113,9 +113,14 @@ export class WorkerManager {
   async spawn(req: SpawnRequest, log: Logger): Promise<{ worker_id: string; url: string; state: WorkerState }> {
     if (this.shuttingDown) throw new HttpError(503, 'SHUTTING_DOWN', 'the hive is shutting down');
     if (this.workers.size + this.pendingSpawns >= this.cfg.maxWorkers) {
-      throw new HttpError(507, 'INSUFFICIENT_RESOURCES', `the hive runs its maximum of ${this.cfg.maxWorkers} workers (RBEE_MAX_WORKERS)`, {
-        max_workers: this.cfg.maxWorkers,
-      });
+      throw new HttpError(
+        507,
+        'INSUFFICIENT_RESOURCES',
+        `the hive runs its maximum of ${this.cfg.maxWorkers} workers (RBEE_MAX_WORKERS)`,
+        {
+          max_workers: this.cfg.maxWorkers,
+        },
+      );
     }
     // Count the spawn while the model is provisioned so concurrent spawns cannot overshoot the capacity.
     this.pendingSpawns++;
@@ -148,7 +153,8 @@ export class WorkerManager {
         child: null,
         exited: null,
         stopReason: null,
-        probing: false, idleSeenAt: null,
+        probing: false,
+        idleSeenAt: null,
       };
       this.workers.set(id, e);
       this.launch(e, log);
@@ -163,15 +169,19 @@ export class WorkerManager {
     const fields = { worker_id: e.info.worker_id, model_ref: e.info.model_ref, port: e.port };
     let child: ChildProcess;
     try {
-      child = spawnWorker(this.cfg.workerCmd, {
-        workerId: e.info.worker_id,
-        modelPath: e.modelPath ?? '',
-        modelRef: e.info.model_ref,
-        backend: e.info.backend,
-        device: e.info.device,
-        port: e.port ?? 0,
-        callbackUrl: this.callbackUrl(),
-      }, this.cfg.token);
+      child = spawnWorker(
+        this.cfg.workerCmd,
+        {
+          workerId: e.info.worker_id,
+          modelPath: e.modelPath ?? '',
+          modelRef: e.info.model_ref,
+          backend: e.info.backend,
+          device: e.info.device,
+          port: e.port ?? 0,
+          callbackUrl: this.callbackUrl(),
+        },
+        this.cfg.token,
+      );
     } catch (err) {
       // Synchronous spawn failures (bad command line) go through the same path as an early exit.
       queueMicrotask(() => this.onExit(e, null, null, null, err as Error));
@@ -194,7 +204,13 @@ export class WorkerManager {
       if (child.pid === undefined) gone(null, null, err);
       else log.warn('worker process error', { ...fields, event: 'worker.process_error', err: String(err) });
     });
-    if (child.pid !== undefined) log.info('worker spawned', { ...fields, event: 'worker.spawned', pid: child.pid, restart_count: e.info.restart_count });
+    if (child.pid !== undefined)
+      log.info('worker spawned', {
+        ...fields,
+        event: 'worker.spawned',
+        pid: child.pid,
+        restart_count: e.info.restart_count,
+      });
   }
 
   /** A child ended: a requested stop → removed; otherwise a crash (restarted under on-crash). */
@@ -222,8 +238,11 @@ export class WorkerManager {
     }
     // A first start that fails is a spawn failure (reported to whoever asked for it); restarting a model
     // that cannot load would only loop. A worker that ran before is restarted within the limit.
-    const mayRestart = this.cfg.restartPolicy === 'on-crash' && !this.shuttingDown &&
-      e.info.restart_count < this.cfg.maxRestarts && (before !== 'loading' || e.info.restart_count > 0);
+    const mayRestart =
+      this.cfg.restartPolicy === 'on-crash' &&
+      !this.shuttingDown &&
+      e.info.restart_count < this.cfg.maxRestarts &&
+      (before !== 'loading' || e.info.restart_count > 0);
     if (mayRestart) {
       void this.restart(e, log);
       return;
@@ -252,7 +271,12 @@ export class WorkerManager {
     e.jobCorrelationId = null;
     this.setState(e, 'loading');
     this.launch(e, log);
-    log.info('worker restarted', { event: 'worker.restarted', restart_count: e.info.restart_count, pid: e.info.pid, port: e.port });
+    log.info('worker restarted', {
+      event: 'worker.restarted',
+      restart_count: e.info.restart_count,
+      pid: e.info.pid,
+      port: e.port,
+    });
     this.changed(e);
   }
 
@@ -278,11 +302,26 @@ export class WorkerManager {
         external: true,
       };
       const entry: Entry = {
-        info, port: null, modelPath: null, jobId: null, jobCorrelationId: null, stateSinceMs: now, lastUsedMs: now,
-        child: null, exited: null, stopReason: null, probing: false, idleSeenAt: null,
+        info,
+        port: null,
+        modelPath: null,
+        jobId: null,
+        jobCorrelationId: null,
+        stateSinceMs: now,
+        lastUsedMs: now,
+        child: null,
+        exited: null,
+        stopReason: null,
+        probing: false,
+        idleSeenAt: null,
       };
       this.workers.set(info.worker_id, entry);
-      log.info('external worker registered', { event: 'worker.registered', worker_id: info.worker_id, url: info.url, model_ref: info.model_ref });
+      log.info('external worker registered', {
+        event: 'worker.registered',
+        worker_id: info.worker_id,
+        url: info.url,
+        model_ref: info.model_ref,
+      });
       log.info('worker ready', { event: 'worker.ready', worker_id: info.worker_id, external: true });
       this.changed(entry);
       return { ...info };
@@ -293,7 +332,13 @@ export class WorkerManager {
         e.info.last_heartbeat_ms = now;
         this.setState(e, 'idle');
         e.lastUsedMs = now;
-        log.info('worker ready', { ...fields, event: 'worker.ready', pid: e.info.pid, port: e.port, startup_ms: now - e.info.started_at_ms });
+        log.info('worker ready', {
+          ...fields,
+          event: 'worker.ready',
+          pid: e.info.pid,
+          port: e.port,
+          startup_ms: now - e.info.started_at_ms,
+        });
         break;
       case 'idle':
         break; // a repeated callback (the worker retries until one is accepted)
@@ -305,18 +350,29 @@ export class WorkerManager {
         log.info('worker recovered', { ...fields, event: 'worker.recovered', via: 'ready' });
         break;
       default:
-        throw new HttpError(409, 'INVALID_STATE_TRANSITION', `worker ${e.info.worker_id} is ${e.info.state}; a ready callback cannot make it idle`, {
-          worker_id: e.info.worker_id, from: e.info.state, to: 'idle',
-        });
+        throw new HttpError(
+          409,
+          'INVALID_STATE_TRANSITION',
+          `worker ${e.info.worker_id} is ${e.info.state}; a ready callback cannot make it idle`,
+          {
+            worker_id: e.info.worker_id,
+            from: e.info.state,
+            to: 'idle',
+          },
+        );
     }
     return { ...e.info };
   }
 
   heartbeat(workerId: string, healthStatus: string | undefined, log: Logger): void {
     const e = this.workers.get(workerId);
-    if (!e) throw new HttpError(404, 'WORKER_NOT_FOUND', `no worker '${workerId}' is registered at this hive`, { worker_id: workerId });
+    if (!e)
+      throw new HttpError(404, 'WORKER_NOT_FOUND', `no worker '${workerId}' is registered at this hive`, {
+        worker_id: workerId,
+      });
     e.info.last_heartbeat_ms = Date.now();
-    if (healthStatus === 'degraded') log.debug('worker reports degraded health', { event: 'worker.degraded', worker_id: workerId });
+    if (healthStatus === 'degraded')
+      log.debug('worker reports degraded health', { event: 'worker.degraded', worker_id: workerId });
     if (e.info.state === 'unhealthy') void this.tryRecover(e);
   }
 
@@ -339,7 +395,12 @@ export class WorkerManager {
 
   // ---- jobs ---------------------------------------------------------------------------------------
 
-  async acquire(modelRef: string, jobId: string | undefined, correlationId: string, log: Logger): Promise<{ worker_id: string; url: string }> {
+  async acquire(
+    modelRef: string,
+    jobId: string | undefined,
+    correlationId: string,
+    log: Logger,
+  ): Promise<{ worker_id: string; url: string }> {
     let matching = this.matching(modelRef);
     if (matching.length === 0 && !this.provisioner.canonicalFromCache(modelRef)) {
       // Maybe an alias we have not seen yet; the hub index says which model it names.
@@ -357,7 +418,10 @@ export class WorkerManager {
     if (!chosen) {
       const counts: Record<string, number> = {};
       for (const e of matching) counts[e.info.state] = (counts[e.info.state] ?? 0) + 1;
-      throw new HttpError(404, 'NO_IDLE_WORKER', `no idle worker for model '${modelRef}'`, { model_ref: modelRef, matching_workers: counts });
+      throw new HttpError(404, 'NO_IDLE_WORKER', `no idle worker for model '${modelRef}'`, {
+        model_ref: modelRef,
+        matching_workers: counts,
+      });
     }
     this.setState(chosen, 'busy');
     chosen.idleSeenAt = null;
@@ -373,7 +437,9 @@ export class WorkerManager {
     switch (e.info.state) {
       case 'busy':
         if (jobId && e.jobId && jobId !== e.jobId) {
-          throw new HttpError(409, 'JOB_MISMATCH', `worker ${workerId} runs job ${e.jobId}, not ${jobId}`, { worker_id: workerId });
+          throw new HttpError(409, 'JOB_MISMATCH', `worker ${workerId} runs job ${e.jobId}, not ${jobId}`, {
+            worker_id: workerId,
+          });
         }
         this.setState(e, 'idle');
         break;
@@ -382,9 +448,16 @@ export class WorkerManager {
       case 'unhealthy':
         break; // stays unhealthy; recovery will make it idle since the job is gone
       default:
-        throw new HttpError(409, 'INVALID_STATE_TRANSITION', `worker ${workerId} is ${e.info.state}; it cannot be released`, {
-          worker_id: workerId, from: e.info.state, to: 'idle',
-        });
+        throw new HttpError(
+          409,
+          'INVALID_STATE_TRANSITION',
+          `worker ${workerId} is ${e.info.state}; it cannot be released`,
+          {
+            worker_id: workerId,
+            from: e.info.state,
+            to: 'idle',
+          },
+        );
     }
     e.jobId = null;
     e.jobCorrelationId = null;
@@ -416,7 +489,11 @@ export class WorkerManager {
       await callJson('POST', `${e.info.url}/v1/admin/shutdown`, {}, { token: this.cfg.token, timeoutMs: 2000 });
     } catch (err) {
       asked = false;
-      log.warn('worker did not accept the shutdown call', { event: 'worker.shutdown_call_failed', worker_id: workerId, err: String(err) });
+      log.warn('worker did not accept the shutdown call', {
+        event: 'worker.shutdown_call_failed',
+        worker_id: workerId,
+        err: String(err),
+      });
     }
     if (e.info.external) {
       // Not our process: we asked it to stop; it is no longer ours to route to.
@@ -501,7 +578,14 @@ export class WorkerManager {
     const now = Date.now();
     const c = this.cfg;
     // Adopted workers are not our children: their exit is noticed here instead of by an event.
-    if (!e.child && !e.info.external && e.info.pid !== null && e.info.state !== 'stopping' && e.info.state !== 'crashed' && !pidAlive(e.info.pid)) {
+    if (
+      !e.child &&
+      !e.info.external &&
+      e.info.pid !== null &&
+      e.info.state !== 'stopping' &&
+      e.info.state !== 'crashed' &&
+      !pidAlive(e.info.pid)
+    ) {
       this.onExit(e, null, null, null, new Error('process is gone'));
       return;
     }
@@ -520,22 +604,35 @@ export class WorkerManager {
           const ok = await this.probe(e);
           if (this.workers.get(e.info.worker_id) !== e || (e.info.state !== 'idle' && e.info.state !== 'busy')) return;
           e.info.failed_health_checks = ok ? 0 : e.info.failed_health_checks + 1;
-          if (e.info.failed_health_checks >= MAX_FAILED_PROBES) why = `${e.info.failed_health_checks} failed /health probes`;
+          if (e.info.failed_health_checks >= MAX_FAILED_PROBES)
+            why = `${e.info.failed_health_checks} failed /health probes`;
         }
         if (why) {
           this.setState(e, 'unhealthy');
-          this.workerLog(e).warn(`worker unhealthy: ${why}`, { event: 'worker.unhealthy', reason: why, failed_health_checks: e.info.failed_health_checks });
+          this.workerLog(e).warn(`worker unhealthy: ${why}`, {
+            event: 'worker.unhealthy',
+            reason: why,
+            failed_health_checks: e.info.failed_health_checks,
+          });
           return;
         }
         if (e.info.state === 'busy') await this.checkLease(e);
         if (e.info.state === 'idle' && !e.info.external && Date.now() - e.lastUsedMs > c.workerIdleTimeoutMs) {
-          this.workerLog(e).info('worker idle too long; stopping it', { event: 'worker.idle_timeout', idle_ms: Date.now() - e.lastUsedMs });
-          await this.stop(e.info.worker_id, `idle for more than ${c.workerIdleTimeoutMs} ms (RBEE_WORKER_IDLE_TIMEOUT_MS)`, this.workerLog(e)).catch(() => {});
+          this.workerLog(e).info('worker idle too long; stopping it', {
+            event: 'worker.idle_timeout',
+            idle_ms: Date.now() - e.lastUsedMs,
+          });
+          await this.stop(
+            e.info.worker_id,
+            `idle for more than ${c.workerIdleTimeoutMs} ms (RBEE_WORKER_IDLE_TIMEOUT_MS)`,
+            this.workerLog(e),
+          ).catch(() => {});
         }
         return;
       }
       case 'unhealthy': {
-        const heartbeatFresh = e.info.last_heartbeat_ms !== null && now - e.info.last_heartbeat_ms <= c.workerHeartbeatTimeoutMs;
+        const heartbeatFresh =
+          e.info.last_heartbeat_ms !== null && now - e.info.last_heartbeat_ms <= c.workerHeartbeatTimeoutMs;
         if (heartbeatFresh) {
           await this.tryRecover(e);
           if (e.info.state !== 'unhealthy') return;
@@ -561,7 +658,12 @@ export class WorkerManager {
     if (Date.now() - e.stateSinceMs < grace) return;
     let state: string | undefined;
     try {
-      state = (await callJson<{ state?: string }>('GET', `${e.info.url}/v1/ready`, undefined, { timeoutMs: PROBE_TIMEOUT_MS, token: this.cfg.token }))?.state;
+      state = (
+        await callJson<{ state?: string }>('GET', `${e.info.url}/v1/ready`, undefined, {
+          timeoutMs: PROBE_TIMEOUT_MS,
+          token: this.cfg.token,
+        })
+      )?.state;
     } catch {
       return;
     }
@@ -574,7 +676,10 @@ export class WorkerManager {
       e.idleSeenAt = Date.now();
       return;
     }
-    this.workerLog(e).warn('worker held busy but idle itself; taking it back', { event: 'worker.lease_expired', busy_ms: Date.now() - e.stateSinceMs });
+    this.workerLog(e).warn('worker held busy but idle itself; taking it back', {
+      event: 'worker.lease_expired',
+      busy_ms: Date.now() - e.stateSinceMs,
+    });
     e.jobId = null;
     e.jobCorrelationId = null;
     e.idleSeenAt = null;
@@ -595,7 +700,11 @@ export class WorkerManager {
     return Promise.all(
       [...this.workers.values()].map(async (e) => {
         const ok = await this.probe(e);
-        return { worker_id: e.info.worker_id, state: e.info.state, healthy: ok && e.info.state !== 'unhealthy' && e.info.state !== 'crashed' };
+        return {
+          worker_id: e.info.worker_id,
+          state: e.info.state,
+          healthy: ok && e.info.state !== 'unhealthy' && e.info.state !== 'crashed',
+        };
       }),
     );
   }
@@ -607,7 +716,11 @@ export class WorkerManager {
     const recorded = this.store.loadWorkers();
     await Promise.all(recorded.map((p) => this.restoreOne(p)));
     if (recorded.length > 0) {
-      this.log.info('worker registry reloaded', { event: 'workers.restored', recorded: recorded.length, kept: this.workers.size });
+      this.log.info('worker registry reloaded', {
+        event: 'workers.restored',
+        recorded: recorded.length,
+        kept: this.workers.size,
+      });
     }
   }
 
@@ -625,7 +738,10 @@ export class WorkerManager {
     if (!info.external && info.pid !== null && !pidAlive(info.pid)) return drop('process is gone');
     let state: WorkerState = info.state;
     try {
-      const ready = await callJson<{ state?: string }>('GET', `${info.url}/v1/ready`, undefined, { timeoutMs: PROBE_TIMEOUT_MS, token: this.cfg.token });
+      const ready = await callJson<{ state?: string }>('GET', `${info.url}/v1/ready`, undefined, {
+        timeoutMs: PROBE_TIMEOUT_MS,
+        token: this.cfg.token,
+      });
       if (ready?.state === 'idle' || ready?.state === 'busy' || ready?.state === 'loading') state = ready.state;
     } catch {
       return drop('not reachable after the hive restarted');
@@ -635,13 +751,28 @@ export class WorkerManager {
     info.last_heartbeat_ms = now;
     info.failed_health_checks = 0;
     const e: Entry = {
-      info, port: p.port, modelPath: p.model_path, jobId: null, jobCorrelationId: null, stateSinceMs: now, lastUsedMs: now,
-      child: null, exited: null, stopReason: null, probing: false, idleSeenAt: null,
+      info,
+      port: p.port,
+      modelPath: p.model_path,
+      jobId: null,
+      jobCorrelationId: null,
+      stateSinceMs: now,
+      lastUsedMs: now,
+      child: null,
+      exited: null,
+      stopReason: null,
+      probing: false,
+      idleSeenAt: null,
     };
     if (p.port !== null && !info.external) this.ports.markUsed(p.port);
     this.workers.set(info.worker_id, e);
     this.store.putWorker(persisted(e));
-    log.info('recorded worker is alive; kept', { event: 'worker.restored', state, pid: info.pid, external: info.external });
+    log.info('recorded worker is alive; kept', {
+      event: 'worker.restored',
+      state,
+      pid: info.pid,
+      external: info.external,
+    });
   }
 
   // ---- bookkeeping --------------------------------------------------------------------------------
@@ -650,9 +781,16 @@ export class WorkerManager {
     const from = e.info.state;
     if (from === to) return;
     if (!canTransition(from, to)) {
-      throw new HttpError(409, 'INVALID_STATE_TRANSITION', `worker ${e.info.worker_id} cannot go from ${from} to ${to}`, {
-        worker_id: e.info.worker_id, from, to,
-      });
+      throw new HttpError(
+        409,
+        'INVALID_STATE_TRANSITION',
+        `worker ${e.info.worker_id} cannot go from ${from} to ${to}`,
+        {
+          worker_id: e.info.worker_id,
+          from,
+          to,
+        },
+      );
     }
     e.info.state = to;
     e.stateSinceMs = Date.now();
@@ -664,7 +802,12 @@ export class WorkerManager {
     this.onChange();
   }
 
-  private remove(e: Entry, reason: string, exit: { exit_code: number | null; signal: string | null }, stateBefore?: WorkerState): void {
+  private remove(
+    e: Entry,
+    reason: string,
+    exit: { exit_code: number | null; signal: string | null },
+    stateBefore?: WorkerState,
+  ): void {
     if (this.workers.get(e.info.worker_id) !== e) return;
     this.workers.delete(e.info.worker_id);
     this.store.deleteWorker(e.info.worker_id);
@@ -684,7 +827,10 @@ export class WorkerManager {
 
   private mustGet(workerId: string): Entry {
     const e = this.workers.get(workerId);
-    if (!e) throw new HttpError(404, 'WORKER_NOT_FOUND', `no worker '${workerId}' is registered at this hive`, { worker_id: workerId });
+    if (!e)
+      throw new HttpError(404, 'WORKER_NOT_FOUND', `no worker '${workerId}' is registered at this hive`, {
+        worker_id: workerId,
+      });
     return e;
   }
 

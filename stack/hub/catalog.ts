@@ -24,14 +24,63 @@ export interface CatalogEntry extends ModelSpec {
 }
 
 export const DEFAULT_MODELS: readonly ModelSpec[] = [
-  { model_ref: 'hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF', aliases: ['tinyllama'], file: 'tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf', size_bytes: 2 * MiB, vram_bytes: 8 * MiB, layers: 22 },
-  { model_ref: 'hf:TheBloke/phi-2-GGUF', aliases: ['phi-2'], file: 'phi-2.Q4_K_M.gguf', size_bytes: 3 * MiB, vram_bytes: 16 * MiB, layers: 32 },
-  { model_ref: 'hf:Qwen/Qwen2-0.5B-Instruct-GGUF', aliases: ['qwen2-0.5b'], file: 'qwen2-0_5b-instruct-q4_0.gguf', size_bytes: 1 * MiB, vram_bytes: 4 * MiB, layers: 24 },
-  { model_ref: 'hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF', aliases: ['mistral-7b'], file: 'mistral-7b-instruct-v0.2.Q4_K_M.gguf', size_bytes: 4 * MiB, vram_bytes: 24 * MiB, layers: 32 },
-  { model_ref: 'hf:TheBloke/Llama-2-7B-GGUF', aliases: ['llama2-7b'], file: 'llama-2-7b.Q4_K_M.gguf', size_bytes: 4 * MiB, vram_bytes: 24 * MiB, layers: 32 },
-  { model_ref: 'hf:TheBloke/Llama-2-13B-GGUF', aliases: ['llama2-13b'], file: 'llama-2-13b.Q4_K_M.gguf', size_bytes: 5 * MiB, vram_bytes: 32 * MiB, layers: 40 },
+  {
+    model_ref: 'hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF',
+    aliases: ['tinyllama'],
+    file: 'tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf',
+    size_bytes: 2 * MiB,
+    vram_bytes: 8 * MiB,
+    layers: 22,
+  },
+  {
+    model_ref: 'hf:TheBloke/phi-2-GGUF',
+    aliases: ['phi-2'],
+    file: 'phi-2.Q4_K_M.gguf',
+    size_bytes: 3 * MiB,
+    vram_bytes: 16 * MiB,
+    layers: 32,
+  },
+  {
+    model_ref: 'hf:Qwen/Qwen2-0.5B-Instruct-GGUF',
+    aliases: ['qwen2-0.5b'],
+    file: 'qwen2-0_5b-instruct-q4_0.gguf',
+    size_bytes: 1 * MiB,
+    vram_bytes: 4 * MiB,
+    layers: 24,
+  },
+  {
+    model_ref: 'hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF',
+    aliases: ['mistral-7b'],
+    file: 'mistral-7b-instruct-v0.2.Q4_K_M.gguf',
+    size_bytes: 4 * MiB,
+    vram_bytes: 24 * MiB,
+    layers: 32,
+  },
+  {
+    model_ref: 'hf:TheBloke/Llama-2-7B-GGUF',
+    aliases: ['llama2-7b'],
+    file: 'llama-2-7b.Q4_K_M.gguf',
+    size_bytes: 4 * MiB,
+    vram_bytes: 24 * MiB,
+    layers: 32,
+  },
+  {
+    model_ref: 'hf:TheBloke/Llama-2-13B-GGUF',
+    aliases: ['llama2-13b'],
+    file: 'llama-2-13b.Q4_K_M.gguf',
+    size_bytes: 5 * MiB,
+    vram_bytes: 32 * MiB,
+    layers: 40,
+  },
   // Needs far more memory than any test worker is given: used for out-of-memory scenarios.
-  { model_ref: 'hf:rbee/oversized-GGUF', aliases: ['oversized'], file: 'oversized.gguf', size_bytes: 1 * MiB, vram_bytes: 2 * 1024 * MiB, layers: 48 },
+  {
+    model_ref: 'hf:rbee/oversized-GGUF',
+    aliases: ['oversized'],
+    file: 'oversized.gguf',
+    size_bytes: 1 * MiB,
+    vram_bytes: 2 * 1024 * MiB,
+    layers: 48,
+  },
 ];
 
 const DEFAULT_LAYERS = 32;
@@ -60,7 +109,8 @@ export function parseExtraModels(json: string): ModelSpec[] {
     const o = (item ?? {}) as Record<string, unknown>;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new Error(`${where} must be an object`);
     const aliases = o.aliases ?? [];
-    if (!Array.isArray(aliases) || !aliases.every((a) => typeof a === 'string' && a.length > 0)) throw new Error(`${where}.aliases must be an array of strings`);
+    if (!Array.isArray(aliases) || !aliases.every((a) => typeof a === 'string' && a.length > 0))
+      throw new Error(`${where}.aliases must be an array of strings`);
     const spec: ModelSpec = {
       model_ref: o.model_ref as string,
       aliases: aliases as string[],
@@ -78,10 +128,14 @@ function checkSpec(s: ModelSpec, where: string): void {
   if (typeof s.model_ref !== 'string' || !isValidModelRef(s.model_ref) || !REF_PARTS_RE.test(s.model_ref)) {
     throw new Error(`${where}.model_ref must look like provider:org/repo, got ${JSON.stringify(s.model_ref)}`);
   }
-  if (typeof s.file !== 'string' || !FILE_RE.test(s.file)) throw new Error(`${where}.file must be a plain file name, got ${JSON.stringify(s.file)}`);
-  if (!Number.isSafeInteger(s.size_bytes) || s.size_bytes < 4096) throw new Error(`${where}.size_bytes must be an integer >= 4096`);
-  if (!Number.isSafeInteger(s.vram_bytes) || s.vram_bytes < 0) throw new Error(`${where}.vram_bytes must be a non-negative integer`);
-  if (!Number.isSafeInteger(s.layers) || s.layers < 1 || s.layers > 1000) throw new Error(`${where}.layers must be an integer 1..1000`);
+  if (typeof s.file !== 'string' || !FILE_RE.test(s.file))
+    throw new Error(`${where}.file must be a plain file name, got ${JSON.stringify(s.file)}`);
+  if (!Number.isSafeInteger(s.size_bytes) || s.size_bytes < 4096)
+    throw new Error(`${where}.size_bytes must be an integer >= 4096`);
+  if (!Number.isSafeInteger(s.vram_bytes) || s.vram_bytes < 0)
+    throw new Error(`${where}.vram_bytes must be a non-negative integer`);
+  if (!Number.isSafeInteger(s.layers) || s.layers < 1 || s.layers > 1000)
+    throw new Error(`${where}.layers must be an integer 1..1000`);
 }
 
 export class Catalog {
@@ -100,7 +154,8 @@ export class Catalog {
     for (const s of this.specs) {
       for (const name of [s.model_ref, s.file, ...s.aliases]) {
         const owner = names.get(name);
-        if (owner !== undefined && owner !== s.model_ref) throw new Error(`"${name}" is used by both ${owner} and ${s.model_ref}`);
+        if (owner !== undefined && owner !== s.model_ref)
+          throw new Error(`"${name}" is used by both ${owner} and ${s.model_ref}`);
         names.set(name, s.model_ref);
       }
     }

@@ -33,3 +33,6 @@ const port = await hub.service.listen(envInt('HUB_PORT', 9300), bindHost()).catc
   process.exit(1);
 });
 log.info('listening', { event: 'service.listening', port, host: bindHost(), bandwidth_bps: bandwidthBps });
+// Generate every model's bytes and checksum now, while the stack's other services are still starting,
+// instead of inside the first hive's index request (the first model download waited ~0.3 s for it).
+setImmediate(() => catalog.list());

@@ -10,7 +10,11 @@ export type RangeResult =
 export function parseRange(header: string | undefined, size: number): RangeResult {
   if (header === undefined || header.trim() === '') return { kind: 'full' };
   const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m) return { kind: 'unsatisfiable', reason: `unsupported Range header ${JSON.stringify(header)} (one bytes=a-b range only)` };
+  if (!m)
+    return {
+      kind: 'unsatisfiable',
+      reason: `unsupported Range header ${JSON.stringify(header)} (one bytes=a-b range only)`,
+    };
   const [, a = '', b = ''] = m;
   if (a === '' && b === '') return { kind: 'unsatisfiable', reason: 'empty range' };
   if (a === '') {
@@ -22,6 +26,7 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   const start = Number(a);
   const end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
   if (start >= size) return { kind: 'unsatisfiable', reason: `range starts at ${start}, file has ${size} bytes` };
-  if (b !== '' && Number(b) < start) return { kind: 'unsatisfiable', reason: `range end ${b} is before its start ${start}` };
+  if (b !== '' && Number(b) < start)
+    return { kind: 'unsatisfiable', reason: `range end ${b} is before its start ${start}` };
   return { kind: 'partial', start, end };
 }

@@ -105,44 +105,76 @@ export function createHub(o: HubOptions): Hub {
   service.route('HEAD', '/{org}/{repo}/resolve/main/{file}', serveFile, { public: true });
 
   service.route('GET', '/_stats', () => stats, { public: true });
-  service.route('POST', '/_stats/reset', () => {
-    stats.requests = {};
-    stats.bytes_served = {};
-    return stats;
-  }, { public: true });
+  service.route(
+    'POST',
+    '/_stats/reset',
+    () => {
+      stats.requests = {};
+      stats.bytes_served = {};
+      return stats;
+    },
+    { public: true },
+  );
 
   service.route('GET', '/_faults', () => ({ faults: Object.fromEntries(faults) }), { public: true });
-  service.route('POST', '/_faults', async (ctx) => {
-    const b = requireShape<{ file: string } & Fault>(await ctx.json(), {
-      file: { type: 'string', required: true },
-      fail_after_bytes: { type: 'integer' },
-      corrupt: { type: 'boolean' },
-      delay_ms: { type: 'integer' },
-      times: { type: 'integer' },
-    });
-    new RangeChecker()
-      .check(catalog.byFile(b.file) !== undefined, 'file', 'known_file', `no file ${b.file} in the catalogue`, b.file)
-      .check(b.fail_after_bytes === undefined || b.fail_after_bytes >= 0, 'fail_after_bytes', 'minimum 0', 'must be >= 0', b.fail_after_bytes)
-      .check(b.delay_ms === undefined || (b.delay_ms >= 0 && b.delay_ms <= 600_000), 'delay_ms', 'range 0..600000', 'must be 0..600000', b.delay_ms)
-      .check(b.times === undefined || b.times >= 1, 'times', 'minimum 1', 'must be >= 1', b.times)
-      .check(b.fail_after_bytes !== undefined || b.corrupt !== undefined || b.delay_ms !== undefined, 'fault', 'one_of', 'give fail_after_bytes, corrupt or delay_ms')
-      .throwIfAny();
-    const f: Fault = { ...(faults.get(b.file) ?? {}) };
-    if (b.fail_after_bytes !== undefined) f.fail_after_bytes = b.fail_after_bytes;
-    if (b.corrupt !== undefined) f.corrupt = b.corrupt;
-    if (b.delay_ms !== undefined) f.delay_ms = b.delay_ms;
-    if (b.times !== undefined) f.times = b.times;
-    faults.set(b.file, f);
-    ctx.log.info('fault set', { event: 'hub.fault_set', file: b.file, fault: f });
-    return { faults: Object.fromEntries(faults) };
-  }, { public: true });
-  service.route('DELETE', '/_faults', (ctx) => {
-    const file = ctx.query.get('file');
-    if (file) faults.delete(file);
-    else faults.clear();
-    ctx.log.info('faults cleared', { event: 'hub.faults_cleared', file: file ?? undefined });
-    return { faults: Object.fromEntries(faults) };
-  }, { public: true });
+  service.route(
+    'POST',
+    '/_faults',
+    async (ctx) => {
+      const b = requireShape<{ file: string } & Fault>(await ctx.json(), {
+        file: { type: 'string', required: true },
+        fail_after_bytes: { type: 'integer' },
+        corrupt: { type: 'boolean' },
+        delay_ms: { type: 'integer' },
+        times: { type: 'integer' },
+      });
+      new RangeChecker()
+        .check(catalog.byFile(b.file) !== undefined, 'file', 'known_file', `no file ${b.file} in the catalogue`, b.file)
+        .check(
+          b.fail_after_bytes === undefined || b.fail_after_bytes >= 0,
+          'fail_after_bytes',
+          'minimum 0',
+          'must be >= 0',
+          b.fail_after_bytes,
+        )
+        .check(
+          b.delay_ms === undefined || (b.delay_ms >= 0 && b.delay_ms <= 600_000),
+          'delay_ms',
+          'range 0..600000',
+          'must be 0..600000',
+          b.delay_ms,
+        )
+        .check(b.times === undefined || b.times >= 1, 'times', 'minimum 1', 'must be >= 1', b.times)
+        .check(
+          b.fail_after_bytes !== undefined || b.corrupt !== undefined || b.delay_ms !== undefined,
+          'fault',
+          'one_of',
+          'give fail_after_bytes, corrupt or delay_ms',
+        )
+        .throwIfAny();
+      const f: Fault = { ...(faults.get(b.file) ?? {}) };
+      if (b.fail_after_bytes !== undefined) f.fail_after_bytes = b.fail_after_bytes;
+      if (b.corrupt !== undefined) f.corrupt = b.corrupt;
+      if (b.delay_ms !== undefined) f.delay_ms = b.delay_ms;
+      if (b.times !== undefined) f.times = b.times;
+      faults.set(b.file, f);
+      ctx.log.info('fault set', { event: 'hub.fault_set', file: b.file, fault: f });
+      return { faults: Object.fromEntries(faults) };
+    },
+    { public: true },
+  );
+  service.route(
+    'DELETE',
+    '/_faults',
+    (ctx) => {
+      const file = ctx.query.get('file');
+      if (file) faults.delete(file);
+      else faults.clear();
+      ctx.log.info('faults cleared', { event: 'hub.faults_cleared', file: file ?? undefined });
+      return { faults: Object.fromEntries(faults) };
+    },
+    { public: true },
+  );
 
   /** The fault for this request, counting down `times` (a copy, so later edits do not affect it). */
   function takeFault(file: string): Fault | undefined {
@@ -161,4 +193,3 @@ export function createHub(o: HubOptions): Hub {
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
-

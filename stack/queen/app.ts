@@ -60,57 +60,96 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
   service.route('GET', '/health', () => ({ status: 'ok', version: VERSION }), { public: true });
 
   service.route('GET', '/v2/health', async (ctx) => {
-    const hives = await Promise.all(registry.all().map(async (h) => {
-      let workers = h.workers.map((w) => ({ worker_id: w.worker_id, state: w.state, healthy: w.healthy ?? w.state !== 'unhealthy' }));
-      let hiveStatus = 'unknown';
-      let reasons: string[] = [];
-      if (registry.status(h) === 'available') {
-        try {
-          const r = await calls.call<{ status: string; reasons?: string[]; workers?: typeof workers }>(h, 'GET', '/v1/health?deep=1', undefined, {
-            correlationId: ctx.correlationId, timeoutMs: HEALTH_TIMEOUT_MS,
-          });
-          hiveStatus = r.status;
-          reasons = r.reasons ?? [];
-          if (r.workers) workers = r.workers;
-        } catch (e) {
-          hiveStatus = 'unreachable';
-          reasons = [(e as Error).message];
+    const hives = await Promise.all(
+      registry.all().map(async (h) => {
+        let workers = h.workers.map((w) => ({
+          worker_id: w.worker_id,
+          state: w.state,
+          healthy: w.healthy ?? w.state !== 'unhealthy',
+        }));
+        let hiveStatus = 'unknown';
+        let reasons: string[] = [];
+        if (registry.status(h) === 'available') {
+          try {
+            const r = await calls.call<{ status: string; reasons?: string[]; workers?: typeof workers }>(
+              h,
+              'GET',
+              '/v1/health?deep=1',
+              undefined,
+              {
+                correlationId: ctx.correlationId,
+                timeoutMs: HEALTH_TIMEOUT_MS,
+              },
+            );
+            hiveStatus = r.status;
+            reasons = r.reasons ?? [];
+            if (r.workers) workers = r.workers;
+          } catch (e) {
+            hiveStatus = 'unreachable';
+            reasons = [(e as Error).message];
+          }
         }
-      }
-      return { node_name: h.node_name, url: h.url, status: registry.status(h), circuit: h.circuit.state, hive_status: hiveStatus, reasons, workers };
-    }));
+        return {
+          node_name: h.node_name,
+          url: h.url,
+          status: registry.status(h),
+          circuit: h.circuit.state,
+          hive_status: hiveStatus,
+          reasons,
+          workers,
+        };
+      }),
+    );
     const problems: string[] = [];
     for (const h of hives) {
       if (h.status !== 'available') problems.push(`hive ${h.node_name} is unavailable`);
       else if (h.circuit !== 'closed') problems.push(`hive ${h.node_name}: circuit ${h.circuit}`);
-      if (h.status === 'available' && h.hive_status !== 'alive') problems.push(`hive ${h.node_name} is ${h.hive_status}: ${h.reasons.join('; ')}`);
-      for (const w of h.workers) if (!w.healthy) problems.push(`worker ${w.worker_id} on hive ${h.node_name} is not healthy (state ${w.state})`);
+      if (h.status === 'available' && h.hive_status !== 'alive')
+        problems.push(`hive ${h.node_name} is ${h.hive_status}: ${h.reasons.join('; ')}`);
+      for (const w of h.workers)
+        if (!w.healthy) problems.push(`worker ${w.worker_id} on hive ${h.node_name} is not healthy (state ${w.state})`);
     }
     const anyAvailable = hives.some((h) => h.status === 'available');
-    return { status: !anyAvailable ? 'down' : problems.length > 0 ? 'degraded' : 'ok', version: VERSION, reasons: problems, hives };
+    return {
+      status: !anyAvailable ? 'down' : problems.length > 0 ? 'degraded' : 'ok',
+      version: VERSION,
+      reasons: problems,
+      hives,
+    };
   });
 
   // ---- registry -------------------------------------------------------------------------------------
 
   const checkHive = (node_name: string, url: string) =>
     new RangeChecker()
-      .check(NODE_NAME_RE.test(node_name), 'node_name', 'pattern', 'node_name must be 1-64 chars of [A-Za-z0-9_-]', node_name)
+      .check(
+        NODE_NAME_RE.test(node_name),
+        'node_name',
+        'pattern',
+        'node_name must be 1-64 chars of [A-Za-z0-9_-]',
+        node_name,
+      )
       .check(isHttpUrl(url), 'url', 'format', 'url must be an absolute http(s) URL', url)
       .throwIfAny();
 
   service.route('POST', '/v2/hives/heartbeat', async (ctx) => {
     const b = requireShape<{ node_name: string; url: string; workers?: WorkerSummary[] }>(await ctx.json(), {
-      node_name: { type: 'string', required: true }, url: { type: 'string', required: true }, workers: { type: 'array' },
+      node_name: { type: 'string', required: true },
+      url: { type: 'string', required: true },
+      workers: { type: 'array' },
     });
     checkHive(b.node_name, b.url);
-    const workers = (b.workers ?? []).filter((w): w is WorkerSummary => typeof w?.worker_id === 'string' && typeof w?.state === 'string');
+    const workers = (b.workers ?? []).filter(
+      (w): w is WorkerSummary => typeof w?.worker_id === 'string' && typeof w?.state === 'string',
+    );
     registry.heartbeat(b.node_name, b.url, workers, requestLog(ctx, { node_name: b.node_name }));
     return { success: true };
   });
 
   service.route('POST', '/v2/registry/beehives/add', async (ctx) => {
     const b = requireShape<{ node_name: string; url: string }>(await ctx.json(), {
-      node_name: { type: 'string', required: true }, url: { type: 'string', required: true },
+      node_name: { type: 'string', required: true },
+      url: { type: 'string', required: true },
     });
     checkHive(b.node_name, b.url);
     const h = registry.add(b.node_name, b.url, requestLog(ctx, { node_name: b.node_name }));
@@ -120,15 +159,22 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
 
   service.route('GET', '/v2/registry/beehives/list', () => ({
     nodes: registry.all().map((h) => ({
-      node_name: h.node_name, url: h.url, status: registry.status(h), last_heartbeat_ms: h.last_heartbeat_ms,
-      circuit: h.circuit.state, static: h.static, workers: h.workers.length,
+      node_name: h.node_name,
+      url: h.url,
+      status: registry.status(h),
+      last_heartbeat_ms: h.last_heartbeat_ms,
+      circuit: h.circuit.state,
+      static: h.static,
+      workers: h.workers.length,
     })),
   }));
 
   service.route('POST', '/v2/registry/beehives/remove', async (ctx) => {
     const b = requireShape<{ node_name: string }>(await ctx.json(), { node_name: { type: 'string', required: true } });
     if (!registry.remove(b.node_name, requestLog(ctx, { node_name: b.node_name }))) {
-      throw new HttpError(404, 'NODE_NOT_FOUND', `no hive named '${b.node_name}' is registered`, { node_name: b.node_name });
+      throw new HttpError(404, 'NODE_NOT_FOUND', `no hive named '${b.node_name}' is registered`, {
+        node_name: b.node_name,
+      });
     }
     return { success: true, node_name: b.node_name };
   });
@@ -137,33 +183,54 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
 
   service.route('GET', '/v2/workers/list', () => ({
     workers: registry.workerView().map((w) => ({
-      worker_id: w.worker_id, node: w.node, state: w.state, model_ref: w.model_ref, url: w.url, healthy: w.healthy ?? w.state !== 'unhealthy',
+      worker_id: w.worker_id,
+      node: w.node,
+      state: w.state,
+      model_ref: w.model_ref,
+      url: w.url,
+      healthy: w.healthy ?? w.state !== 'unhealthy',
     })),
   }));
 
   service.route('POST', '/v2/workers/shutdown', async (ctx) => {
     const b = requireShape<{ worker_id: string }>(await ctx.json(), { worker_id: { type: 'string', required: true } });
     const log = requestLog(ctx, { worker_id: b.worker_id });
-    const callOpts = { correlationId: ctx.correlationId, identity: ctx.identity, timeoutMs: Math.max(cfg.shutdownGraceMs, 5000) };
+    const callOpts = {
+      correlationId: ctx.correlationId,
+      identity: ctx.identity,
+      timeoutMs: Math.max(cfg.shutdownGraceMs, 5000),
+    };
     let h: HiveRecord | undefined = registry.findWorker(b.worker_id);
     if (!h) {
       // The view may be a heartbeat behind: ask the hives themselves.
-      const lists = await Promise.all(registry.all().filter((x) => registry.status(x) === 'available').map(async (x) => {
-        try {
-          const l = await calls.call<{ workers: WorkerSummary[] }>(x, 'GET', '/v1/workers/list', undefined, { correlationId: ctx.correlationId });
-          return l.workers.some((w) => w.worker_id === b.worker_id) ? x : undefined;
-        } catch {
-          return undefined;
-        }
-      }));
+      const lists = await Promise.all(
+        registry
+          .all()
+          .filter((x) => registry.status(x) === 'available')
+          .map(async (x) => {
+            try {
+              const l = await calls.call<{ workers: WorkerSummary[] }>(x, 'GET', '/v1/workers/list', undefined, {
+                correlationId: ctx.correlationId,
+              });
+              return l.workers.some((w) => w.worker_id === b.worker_id) ? x : undefined;
+            } catch {
+              return undefined;
+            }
+          }),
+      );
       h = lists.find((x) => x !== undefined);
     }
-    if (!h) throw new HttpError(404, 'WORKER_NOT_FOUND', `no hive reports a worker '${b.worker_id}'`, { worker_id: b.worker_id });
+    if (!h)
+      throw new HttpError(404, 'WORKER_NOT_FOUND', `no hive reports a worker '${b.worker_id}'`, {
+        worker_id: b.worker_id,
+      });
     try {
       await calls.call(h, 'POST', '/v1/workers/shutdown', { worker_id: b.worker_id }, callOpts);
     } catch (e) {
       if (e instanceof DownstreamError && e.status === 404) {
-        throw new HttpError(404, 'WORKER_NOT_FOUND', `hive '${h.node_name}' has no worker '${b.worker_id}'`, { worker_id: b.worker_id });
+        throw new HttpError(404, 'WORKER_NOT_FOUND', `hive '${h.node_name}' has no worker '${b.worker_id}'`, {
+          worker_id: b.worker_id,
+        });
       }
       throw fromHive(e, h);
     }
@@ -189,8 +256,14 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
   async function poll(h: HiveRecord): Promise<void> {
     lastPoll.set(h.node_name, Date.now());
     try {
-      const l = await calls.call<{ workers: WorkerSummary[] }>(h, 'GET', '/v1/workers/list', undefined, { timeoutMs: Math.min(HEALTH_TIMEOUT_MS, cfg.hiveTimeoutMs) });
-      if (registry.get(h.node_name) === h) registry.polled(h, l.workers.map((w) => ({ ...w, healthy: w.healthy ?? w.state !== 'unhealthy' })));
+      const l = await calls.call<{ workers: WorkerSummary[] }>(h, 'GET', '/v1/workers/list', undefined, {
+        timeoutMs: Math.min(HEALTH_TIMEOUT_MS, cfg.hiveTimeoutMs),
+      });
+      if (registry.get(h.node_name) === h)
+        registry.polled(
+          h,
+          l.workers.map((w) => ({ ...w, healthy: w.healthy ?? w.state !== 'unhealthy' })),
+        );
     } catch (e) {
       if (!isUnreachable(e)) log.debug('poll of hive failed', { node_name: h.node_name, err: String(e) });
     }
@@ -216,14 +289,25 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
       const targets = registry.all().filter((h) => registry.status(h) === 'available');
       const deadline = Math.max(cfg.shutdownGraceMs - 1000, 500);
       // Contract §5: every available hive is told, in parallel; each stops the workers it started.
-      await Promise.all(targets.map(async (h) => {
-        try {
-          await callJson('POST', `${h.url}/v1/admin/shutdown`, {}, { token: cfg.token, timeoutMs: Math.min(deadline, 10_000) });
-          log.info('hive acknowledged shutdown', { event: 'hive.shutdown_sent', node_name: h.node_name });
-        } catch (e) {
-          log.warn('hive did not acknowledge shutdown', { event: 'hive.shutdown_failed', node_name: h.node_name, err: String((e as Error).message) });
-        }
-      }));
+      await Promise.all(
+        targets.map(async (h) => {
+          try {
+            await callJson(
+              'POST',
+              `${h.url}/v1/admin/shutdown`,
+              {},
+              { token: cfg.token, timeoutMs: Math.min(deadline, 10_000) },
+            );
+            log.info('hive acknowledged shutdown', { event: 'hive.shutdown_sent', node_name: h.node_name });
+          } catch (e) {
+            log.warn('hive did not acknowledge shutdown', {
+              event: 'hive.shutdown_failed',
+              node_name: h.node_name,
+              err: String((e as Error).message),
+            });
+          }
+        }),
+      );
       // Jobs still streaming end when their workers finish (the workers finish the running job, then exit).
       const until = Date.now() + deadline;
       while (active.size > 0 && Date.now() < until) await Promise.race([Promise.all(active), sleep(100)]);
@@ -251,7 +335,6 @@ export function createQueen(cfg: QueenConfig, opts: QueenOptions): QueenApp {
     },
   };
 }
-
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

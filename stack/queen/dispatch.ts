@@ -64,7 +64,12 @@ export class Dispatcher {
       if (o.signal.aborted) throw new HttpError(499, 'CLIENT_CLOSED', 'the client went away');
       if (o.deadline !== null && Date.now() >= o.deadline) throw deadlineExceeded();
       if (Date.now() >= giveUpAt) {
-        throw retryable(503, 'NO_CAPACITY', `no worker for '${o.model}' became available within ${this.readyTimeoutMs} ms`, NO_CAPACITY_RETRY_MS);
+        throw retryable(
+          503,
+          'NO_CAPACITY',
+          `no worker for '${o.model}' became available within ${this.readyTimeoutMs} ms`,
+          NO_CAPACITY_RETRY_MS,
+        );
       }
       const candidates = this.candidates(o.node);
       let waitable = false;
@@ -72,19 +77,30 @@ export class Dispatcher {
       for (const h of candidates) {
         h.inflight++; // counts for the scheduler while the acquire is under way
         try {
-          const r = await this.calls.call<{ worker_id: string; url: string }>(h, 'POST', '/v1/workers/acquire', { model_ref: o.model, job_id: o.jobId }, o.call);
+          const r = await this.calls.call<{ worker_id: string; url: string }>(
+            h,
+            'POST',
+            '/v1/workers/acquire',
+            { model_ref: o.model, job_id: o.jobId },
+            o.call,
+          );
           return { hive: h, worker_id: r.worker_id, url: r.url };
         } catch (e) {
           h.inflight--;
           if (e instanceof DownstreamError && e.code === 'NO_IDLE_WORKER') {
             reachable.push(h);
-            const m = (e.body as { error?: { matching_workers?: Record<string, number> } })?.error?.matching_workers ?? {};
+            const m =
+              (e.body as { error?: { matching_workers?: Record<string, number> } })?.error?.matching_workers ?? {};
             // Busy or loading workers of this model will become usable; unhealthy ones may never.
             if ((m.busy ?? 0) + (m.loading ?? 0) > 0) waitable = true;
             continue;
           }
           if (isUnreachable(e)) {
-            o.log.warn('hive did not answer the acquire', { event: 'hive.call_failed', node_name: h.node_name, err: (e as Error).message });
+            o.log.warn('hive did not answer the acquire', {
+              event: 'hive.call_failed',
+              node_name: h.node_name,
+              err: (e as Error).message,
+            });
             continue;
           }
           throw fromHive(e, h);
@@ -92,14 +108,23 @@ export class Dispatcher {
       }
       if (reachable.length === 0) {
         const first = candidates[0]!;
-        throw hiveUnavailable(first, candidates.length === 1 ? `hive '${first.node_name}' is not answering` : 'no hive is answering', first.circuit.retryAfterMs() || 1000);
+        throw hiveUnavailable(
+          first,
+          candidates.length === 1 ? `hive '${first.node_name}' is not answering` : 'no hive is answering',
+          first.circuit.retryAfterMs() || 1000,
+        );
       }
       if (!o.allowSpawn) {
         throw retryable(503, 'NO_CAPACITY', `no idle worker for '${o.model}'`, NO_CAPACITY_RETRY_MS);
       }
       const pending = reachable.map((h) => this.spawning.get(spawnKey(h, o.model))).find((p) => p !== undefined);
       if (pending) {
-        await this.waitFor(pending, o); // a failed spawn fails every job waiting for it
+        // A failed spawn fails every job waiting for it, except "the hive is full" (507): that only means
+        // this job waits for a worker like any other, so it goes round again. (It surfaced as a 500
+        // INTERNAL_ERROR when ten clients raced three workers under parallel load.)
+        await this.waitFor(pending, o).catch((e) => {
+          if (!(e instanceof DownstreamError && e.status === 507)) throw e;
+        });
       } else if (waitable) {
         await this.waitFor(undefined, o);
       } else {
@@ -114,8 +139,14 @@ export class Dispatcher {
       const h = this.registry.get(node);
       if (!h) throw new HttpError(404, 'NODE_NOT_FOUND', `no hive named '${node}' is registered`, { node_name: node });
       const c = this.registry.candidate(h);
-      if (c.circuit === 'open') throw hiveUnavailable(h, `the circuit to hive '${node}' is open after repeated failures`, h.circuit.retryAfterMs());
-      if (!c.available) throw hiveUnavailable(h, `hive '${node}' is unavailable (no heartbeat within the hive timeout)`);
+      if (c.circuit === 'open')
+        throw hiveUnavailable(
+          h,
+          `the circuit to hive '${node}' is open after repeated failures`,
+          h.circuit.retryAfterMs(),
+        );
+      if (!c.available)
+        throw hiveUnavailable(h, `hive '${node}' is unavailable (no heartbeat within the hive timeout)`);
       return [h];
     }
     const all = this.registry.all();
@@ -123,7 +154,12 @@ export class Dispatcher {
     const ranked = rankHives(all.map((h) => this.registry.candidate(h))).map((c) => c.hive);
     if (ranked.length === 0) {
       const soonest = Math.min(...all.map((h) => h.circuit.retryAfterMs() || 1000));
-      throw retryable(503, 'HIVE_UNAVAILABLE', 'every registered hive is unavailable (no heartbeat or circuit open)', soonest);
+      throw retryable(
+        503,
+        'HIVE_UNAVAILABLE',
+        'every registered hive is unavailable (no heartbeat or circuit open)',
+        soonest,
+      );
     }
     return ranked;
   }
@@ -144,7 +180,12 @@ export class Dispatcher {
           throw e;
         }
       }
-      throw retryable(503, 'NO_CAPACITY', `every hive is at its worker capacity: ${(lastFull as Error)?.message ?? ''}`.trim(), NO_CAPACITY_RETRY_MS);
+      throw retryable(
+        503,
+        'NO_CAPACITY',
+        `every hive is at its worker capacity: ${(lastFull as Error)?.message ?? ''}`.trim(),
+        NO_CAPACITY_RETRY_MS,
+      );
     };
     return run();
   }
@@ -157,7 +198,13 @@ export class Dispatcher {
       let r: { worker_id: string };
       try {
         // The spawn call provisions the model first, so it may take as long as a download.
-        r = await this.calls.call(h, 'POST', '/v1/workers/spawn', { model_ref: o.model, backend: 'cpu', device: 0 }, { ...o.call, timeoutMs: this.readyTimeoutMs });
+        r = await this.calls.call(
+          h,
+          'POST',
+          '/v1/workers/spawn',
+          { model_ref: o.model, backend: 'cpu', device: 0 },
+          { ...o.call, timeoutMs: this.readyTimeoutMs },
+        );
       } catch (e) {
         if (e instanceof DownstreamError && e.status === 507) throw e;
         throw fromHive(e, h);
@@ -191,12 +238,24 @@ export class Dispatcher {
         const removed = list.recently_removed?.find((x) => x.worker_id === workerId);
         const why = removed?.reason ?? 'it is no longer listed by the hive';
         log.error(`spawned worker failed: ${why}`, { event: 'worker.spawn_failed' });
-        throw new HttpError(502, 'WORKER_SPAWN_FAILED', `worker ${workerId} on hive '${h.node_name}' failed to start: ${why}`, {
-          node_name: h.node_name, worker_id: workerId, retryable: false,
-        });
+        throw new HttpError(
+          502,
+          'WORKER_SPAWN_FAILED',
+          `worker ${workerId} on hive '${h.node_name}' failed to start: ${why}`,
+          {
+            node_name: h.node_name,
+            worker_id: workerId,
+            retryable: false,
+          },
+        );
       }
     }
-    throw retryable(503, 'WORKER_NOT_READY', `worker ${workerId} on hive '${h.node_name}' was not ready within ${this.readyTimeoutMs} ms`, NO_CAPACITY_RETRY_MS);
+    throw retryable(
+      503,
+      'WORKER_NOT_READY',
+      `worker ${workerId} on hive '${h.node_name}' was not ready within ${this.readyTimeoutMs} ms`,
+      NO_CAPACITY_RETRY_MS,
+    );
   }
 
   /** Sleep until something may have changed: a release, the poll interval, the deadline, or `p` settling. */
@@ -232,9 +291,18 @@ export function fromHive(e: unknown, h: HiveRecord): HttpError {
     if (isUnreachable(e)) return hiveUnavailable(h, `hive '${h.node_name}' did not answer: ${e.message}`);
     const body = (e.body as { error?: Record<string, unknown> })?.error ?? {};
     const { code: _c, message: _m, correlation_id: _cid, ...extra } = body;
-    if (e.status === 503) return retryable(503, e.code, e.message, Number(body.retry_after_ms) || 1000, { ...extra, node_name: h.node_name });
+    if (e.status === 503)
+      return retryable(503, e.code, e.message, Number(body.retry_after_ms) || 1000, {
+        ...extra,
+        node_name: h.node_name,
+      });
     if (e.status === 401 || e.status === 403) {
-      return new HttpError(502, 'HIVE_AUTH_FAILED', `hive '${h.node_name}' refused the queen's service token (${e.code})`, { node_name: h.node_name });
+      return new HttpError(
+        502,
+        'HIVE_AUTH_FAILED',
+        `hive '${h.node_name}' refused the queen's service token (${e.code})`,
+        { node_name: h.node_name },
+      );
     }
     return new HttpError(e.status, e.code, e.message, { ...extra, node_name: h.node_name });
   }

@@ -7,15 +7,27 @@ import { HttpError, retryable } from '../shared/http.ts';
 import type { HiveRecord, HiveRegistry } from './registry.ts';
 
 export class HiveCalls {
-  constructor(private readonly registry: HiveRegistry, private readonly token: string | undefined, readonly defaultTimeoutMs: number) {}
+  constructor(
+    private readonly registry: HiveRegistry,
+    private readonly token: string | undefined,
+    readonly defaultTimeoutMs: number,
+  ) {}
 
   async call<T>(h: HiveRecord, method: string, path: string, body: unknown, o: CallOptions = {}): Promise<T> {
     if (!h.circuit.tryAcquire()) {
       this.registry.reportTransitions(h);
-      throw hiveUnavailable(h, `the circuit to hive '${h.node_name}' is open after repeated failures`, h.circuit.retryAfterMs());
+      throw hiveUnavailable(
+        h,
+        `the circuit to hive '${h.node_name}' is open after repeated failures`,
+        h.circuit.retryAfterMs(),
+      );
     }
     try {
-      const r = await callJson<T>(method, `${h.url}${path}`, body, { timeoutMs: this.defaultTimeoutMs, ...o, token: this.token });
+      const r = await callJson<T>(method, `${h.url}${path}`, body, {
+        timeoutMs: this.defaultTimeoutMs,
+        ...o,
+        token: this.token,
+      });
       h.circuit.success();
       return r;
     } catch (e) {
@@ -34,5 +46,8 @@ export function hiveUnavailable(h: HiveRecord, message: string, retryAfterMs = 1
 
 /** Did the hive not answer at all (as opposed to answering with an error)? */
 export function isUnreachable(e: unknown): boolean {
-  return (e instanceof DownstreamError && (e.status === 0 || e.status === 500)) || (e instanceof HttpError && e.code === 'HIVE_UNAVAILABLE');
+  return (
+    (e instanceof DownstreamError && (e.status === 0 || e.status === 500)) ||
+    (e instanceof HttpError && e.code === 'HIVE_UNAVAILABLE')
+  );
 }

@@ -28,11 +28,25 @@ export function jwtVerifier(pemOrPath: string): (bearer: string) => Promise<Iden
   const { key, alg } = loadPublicKey(pemOrPath);
   return async (bearer) => {
     try {
-      const { payload } = await jwtVerify(bearer, key, { audience: JWT_AUDIENCE, requiredClaims: ['exp'], algorithms: [alg] });
-      const scope = Array.isArray(payload.scope) ? payload.scope.join(' ') : typeof payload.scope === 'string' ? payload.scope : undefined;
+      const { payload } = await jwtVerify(bearer, key, {
+        audience: JWT_AUDIENCE,
+        requiredClaims: ['exp'],
+        algorithms: [alg],
+      });
+      const scope = Array.isArray(payload.scope)
+        ? payload.scope.join(' ')
+        : typeof payload.scope === 'string'
+          ? payload.scope
+          : undefined;
       return { subject: typeof payload.sub === 'string' ? payload.sub : undefined, scope };
     } catch (e) {
-      throw new HttpError(401, 'INVALID_TOKEN', `invalid token: ${reason(e)}`, {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+      throw new HttpError(
+        401,
+        'INVALID_TOKEN',
+        `invalid token: ${reason(e)}`,
+        {},
+        { 'www-authenticate': 'Bearer error="invalid_token"' },
+      );
     }
   };
 }
@@ -46,6 +60,7 @@ function reason(e: unknown): string {
   }
   if (e instanceof errors.JWSSignatureVerificationFailed) return 'signature verification failed';
   if (e instanceof errors.JOSEAlgNotAllowed) return 'signature algorithm not allowed for this key';
-  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return `malformed token (${(e as Error).message})`;
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid)
+    return `malformed token (${(e as Error).message})`;
   return (e as Error)?.message ?? String(e);
 }

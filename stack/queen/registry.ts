@@ -66,10 +66,14 @@ export class HiveRegistry {
     // Rows that only become readable later (storage was unavailable at start) join the registry then.
     this.store.onLateRows = (rows) => {
       adopt(rows);
-      this.log.info('hive registry rows merged from storage that was unreadable at start', { event: 'registry.loaded', hives: rows.map((r) => r.node_name) });
+      this.log.info('hive registry rows merged from storage that was unreadable at start', {
+        event: 'registry.loaded',
+        hives: rows.map((r) => r.node_name),
+      });
     };
     adopt(this.store.load());
-    if (this.hives.size > 0) this.log.info('hive registry reloaded', { event: 'registry.loaded', hives: [...this.hives.keys()] });
+    if (this.hives.size > 0)
+      this.log.info('hive registry reloaded', { event: 'registry.loaded', hives: [...this.hives.keys()] });
   }
 
   all(): HiveRecord[] {
@@ -87,7 +91,13 @@ export class HiveRegistry {
 
   candidate(h: HiveRecord): HiveCandidate & { hive: HiveRecord } {
     const viewBusy = h.workers.filter((w) => w.state === 'busy').length;
-    return { node_name: h.node_name, available: this.status(h) === 'available', circuit: h.circuit.state, busy: Math.max(viewBusy, h.inflight), hive: h };
+    return {
+      node_name: h.node_name,
+      available: this.status(h) === 'available',
+      circuit: h.circuit.state,
+      busy: Math.max(viewBusy, h.inflight),
+      hive: h,
+    };
   }
 
   heartbeat(nodeName: string, rawUrl: string, workers: WorkerSummary[], log: Logger): HiveRecord {
@@ -152,7 +162,12 @@ export class HiveRegistry {
       h.reportedCircuit = circuit;
     }
     if (status !== h.reportedStatus) {
-      const why = circuit === 'open' ? 'circuit open' : h.last_contact_ms === null ? 'not heard from since start' : `no heartbeat for ${this.now() - h.last_contact_ms} ms`;
+      const why =
+        circuit === 'open'
+          ? 'circuit open'
+          : h.last_contact_ms === null
+            ? 'not heard from since start'
+            : `no heartbeat for ${this.now() - h.last_contact_ms} ms`;
       if (status === 'available') log.info('hive available', { event: 'hive.available' });
       else log.warn(`hive unavailable: ${why}`, { event: 'hive.unavailable', reason: why });
       h.reportedStatus = status;
@@ -194,7 +209,11 @@ export class HiveRegistry {
 
   private persist(h: HiveRecord): void {
     this.store.upsert({
-      node_name: h.node_name, url: h.url, static: h.static, registered_at_ms: h.registered_at_ms, last_heartbeat_ms: h.last_heartbeat_ms,
+      node_name: h.node_name,
+      url: h.url,
+      static: h.static,
+      registered_at_ms: h.registered_at_ms,
+      last_heartbeat_ms: h.last_heartbeat_ms,
     });
   }
 }

@@ -31,8 +31,12 @@ export class QueenStore {
   /** Told about rows found on disk only after a failed start-up read. */
   onLateRows: (rows: HiveRow[]) => void = () => {};
 
-  constructor(private readonly dbPath: string | undefined, private readonly log: Logger) {
-    if (!dbPath) log.warn('RBEE_QUEEN_DB is not set: the hive registry is kept in memory only', { event: 'store.memory_only' });
+  constructor(
+    private readonly dbPath: string | undefined,
+    private readonly log: Logger,
+  ) {
+    if (!dbPath)
+      log.warn('RBEE_QUEEN_DB is not set: the hive registry is kept in memory only', { event: 'store.memory_only' });
   }
 
   /** Rows on disk at start; an unreadable file gives an empty registry (and is retried for writes). */
@@ -45,7 +49,10 @@ export class QueenStore {
     } catch (e) {
       this.closeDb();
       this.unread = true;
-      this.log.error('could not read the hive registry database; starting empty, will merge it in once readable', { event: 'store.read_failed', err: String(e) });
+      this.log.error('could not read the hive registry database; starting empty, will merge it in once readable', {
+        event: 'store.read_failed',
+        err: String(e),
+      });
       this.dirty = true; // retry soon, which also retries the read
       this.schedule(RETRY_MS);
       return [];
@@ -79,17 +86,26 @@ export class QueenStore {
       const rows = [...this.rows.values()];
       db.transaction(() => {
         db.prepare('DELETE FROM hives').run();
-        const ins = db.prepare('INSERT INTO hives (node_name, url, static, registered_at_ms, last_heartbeat_ms) VALUES (?, ?, ?, ?, ?)');
+        const ins = db.prepare(
+          'INSERT INTO hives (node_name, url, static, registered_at_ms, last_heartbeat_ms) VALUES (?, ?, ?, ?, ?)',
+        );
         for (const r of rows) ins.run(r.node_name, r.url, r.static ? 1 : 0, r.registered_at_ms, r.last_heartbeat_ms);
       })();
       this.dirty = false;
-      if (this.failing) this.log.info('hive registry storage is writable again; registry written', { event: 'store.recovered', hives: rows.length });
+      if (this.failing)
+        this.log.info('hive registry storage is writable again; registry written', {
+          event: 'store.recovered',
+          hives: rows.length,
+        });
       this.failing = false;
       return true;
     } catch (e) {
       this.closeDb();
       if (!this.failing) {
-        this.log.warn('cannot write the hive registry; keeping it in memory and retrying', { event: 'store.write_failed', err: String(e) });
+        this.log.warn('cannot write the hive registry; keeping it in memory and retrying', {
+          event: 'store.write_failed',
+          err: String(e),
+        });
       }
       this.failing = true;
       this.schedule(RETRY_MS);
@@ -139,7 +155,11 @@ export class QueenStore {
       // flush that called us fills with the whole registry.
       const aside = `${file}.corrupt-${Date.now()}`;
       fs.renameSync(file, aside);
-      this.log.error('hive registry database is corrupt; moved aside, writing a fresh one', { event: 'store.corrupt', err: String(e), moved_to: aside });
+      this.log.error('hive registry database is corrupt; moved aside, writing a fresh one', {
+        event: 'store.corrupt',
+        err: String(e),
+        moved_to: aside,
+      });
       db = openSchema(file);
     }
     this.db = db;
@@ -162,7 +182,9 @@ function openSchema(file: string): Database.Database {
   const db = new Database(file);
   try {
     db.pragma('busy_timeout = 2000');
-    db.exec('CREATE TABLE IF NOT EXISTS hives (node_name TEXT PRIMARY KEY, url TEXT NOT NULL, static INTEGER NOT NULL, registered_at_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER)');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS hives (node_name TEXT PRIMARY KEY, url TEXT NOT NULL, static INTEGER NOT NULL, registered_at_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER)',
+    );
     return db;
   } catch (e) {
     db.close();
@@ -171,10 +193,16 @@ function openSchema(file: string): Database.Database {
 }
 
 function isCorruption(e: unknown): boolean {
-  return /^SQLITE_(CORRUPT|NOTADB)/.test(String((e as { code?: unknown })?.code ?? '')) || /not a database|malformed/i.test(String((e as Error)?.message));
+  return (
+    /^SQLITE_(CORRUPT|NOTADB)/.test(String((e as { code?: unknown })?.code ?? '')) ||
+    /not a database|malformed/i.test(String((e as Error)?.message))
+  );
 }
 
 function readRows(db: Database.Database): HiveRow[] {
-  return (db.prepare('SELECT node_name, url, static, registered_at_ms, last_heartbeat_ms FROM hives').all() as Array<Omit<HiveRow, 'static'> & { static: number }>)
-    .map((r) => ({ ...r, static: Boolean(r.static) }));
+  return (
+    db.prepare('SELECT node_name, url, static, registered_at_ms, last_heartbeat_ms FROM hives').all() as Array<
+      Omit<HiveRow, 'static'> & { static: number }
+    >
+  ).map((r) => ({ ...r, static: Boolean(r.static) }));
 }

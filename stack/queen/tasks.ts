@@ -18,6 +18,13 @@ export const OUTCOMES: Outcome[] = ['completed', 'failed', 'rejected', 'cancelle
 
 /** After a cancel, how long the worker's stream may take to end before the queen cuts it. */
 const DRAIN_MS = 2000;
+/**
+ * A worker stream silent this long makes the queen ask the worker's hive whether the worker still exists. A
+ * worker that dies with its network namespace (its container torn down) may never send a FIN: without the
+ * question the client's stream would stay open forever. Only a hive that answers "gone" ends the stream; a
+ * worker that is merely slow, paused or cut off keeps its job.
+ */
+const STALL_CHECK_MS = 1000;
 /** Attempts to start the job when the chosen worker cannot be reached or has no free slot yet. */
 const START_ATTEMPTS = 3;
 const SLOT_BUSY_RETRIES = 20;
@@ -62,7 +69,11 @@ export async function runTask(ctx: Ctx, deps: TaskDeps, allowSpawn: boolean): Pr
       if (!ctx.res.writableFinished) clientGone.abort();
     });
     const job: Job = {
-      id, task, deadline, log, clientGone,
+      id,
+      task,
+      deadline,
+      log,
+      clientGone,
       call: {
         token: deps.token,
         correlationId: ctx.correlationId,
@@ -70,13 +81,23 @@ export async function runTask(ctx: Ctx, deps: TaskDeps, allowSpawn: boolean): Pr
         headers: deadline !== null ? { 'x-deadline': String(deadline) } : {},
       },
     };
-    log.info('job accepted', { event: 'job.accepted', model: task.model, node: task.node, max_tokens: task.max_tokens, via: allowSpawn ? '/v2/tasks' : '/v1/inference' });
+    log.info('job accepted', {
+      event: 'job.accepted',
+      model: task.model,
+      node: task.node,
+      max_tokens: task.max_tokens,
+      via: allowSpawn ? '/v2/tasks' : '/v1/inference',
+    });
     outcome = await dispatchAndRelay(ctx, job, deps, allowSpawn);
     return undefined;
   } catch (e) {
     outcome ??= outcomeOf(e);
     const err = e instanceof HttpError ? e : undefined;
-    requestLog(ctx).info(`job not run: ${(e as Error).message}`, { event: `job.${outcome}`, code: err?.code, status: err?.status });
+    requestLog(ctx).info(`job not run: ${(e as Error).message}`, {
+      event: `job.${outcome}`,
+      code: err?.code,
+      status: err?.status,
+    });
     throw e;
   } finally {
     deps.jobs.inc({ outcome: outcome ?? 'failed' });
@@ -95,8 +116,14 @@ function outcomeOf(e: unknown): Outcome {
 async function dispatchAndRelay(ctx: Ctx, job: Job, deps: TaskDeps, allowSpawn: boolean): Promise<Outcome> {
   const obtain = () =>
     deps.dispatcher.obtain({
-      model: job.task.model, node: job.task.node, jobId: job.id, allowSpawn, deadline: job.deadline,
-      signal: job.clientGone.signal, call: job.call, log: job.log,
+      model: job.task.model,
+      node: job.task.node,
+      jobId: job.id,
+      allowSpawn,
+      deadline: job.deadline,
+      signal: job.clientGone.signal,
+      call: job.call,
+      log: job.log,
     });
   for (let attempt = 1; ; attempt++) {
     const lease = await obtain();
@@ -108,10 +135,20 @@ async function dispatchAndRelay(ctx: Ctx, job: Job, deps: TaskDeps, allowSpawn: 
       await finishLease(lease, job, deps, true);
       const unreachable = e instanceof DownstreamError && e.status === 0;
       if (unreachable && attempt < START_ATTEMPTS) {
-        job.log.warn('worker unreachable before the job started; trying another', { event: 'job.retry', worker_id: lease.worker_id, node_name: lease.hive.node_name });
+        job.log.warn('worker unreachable before the job started; trying another', {
+          event: 'job.retry',
+          worker_id: lease.worker_id,
+          node_name: lease.hive.node_name,
+        });
         continue;
       }
-      if (unreachable) throw retryable(503, 'WORKER_UNREACHABLE', `worker ${lease.worker_id} on hive '${lease.hive.node_name}' is not reachable`, 1000);
+      if (unreachable)
+        throw retryable(
+          503,
+          'WORKER_UNREACHABLE',
+          `worker ${lease.worker_id} on hive '${lease.hive.node_name}' is not reachable`,
+          1000,
+        );
       throw e;
     }
     return relay(ctx, job, lease, started, upstreamAbort, deps);
@@ -124,7 +161,8 @@ type Upstream = Awaited<ReturnType<typeof callStream>>;
 async function startOnWorker(lease: Lease, job: Job, signal: AbortSignal): Promise<Upstream> {
   const t = job.task;
   const body: Record<string, unknown> = { job_id: job.id, prompt: t.prompt, max_tokens: t.max_tokens };
-  for (const k of ['temperature', 'seed', 'top_p', 'stop'] as const) if (t[k] !== undefined && t[k] !== null) body[k] = t[k];
+  for (const k of ['temperature', 'seed', 'top_p', 'stop'] as const)
+    if (t[k] !== undefined && t[k] !== null) body[k] = t[k];
   for (let i = 0; ; i++) {
     const res = await callStream('POST', `${lease.url}/v1/inference`, body, { ...job.call, signal, timeoutMs: 10_000 });
     if (res.statusCode === 200) return res;
@@ -141,13 +179,27 @@ async function startOnWorker(lease: Lease, job: Job, signal: AbortSignal): Promi
       continue;
     }
     const { code, message, correlation_id: _cid, ...extra } = err;
-    throw new HttpError(res.statusCode, String(code ?? `HTTP_${res.statusCode}`), String(message ?? `worker answered ${res.statusCode}`), {
-      ...extra, worker_id: lease.worker_id, node_name: lease.hive.node_name,
-    });
+    throw new HttpError(
+      res.statusCode,
+      String(code ?? `HTTP_${res.statusCode}`),
+      String(message ?? `worker answered ${res.statusCode}`),
+      {
+        ...extra,
+        worker_id: lease.worker_id,
+        node_name: lease.hive.node_name,
+      },
+    );
   }
 }
 
-async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstreamAbort: AbortController, deps: TaskDeps): Promise<Outcome> {
+async function relay(
+  ctx: Ctx,
+  job: Job,
+  lease: Lease,
+  upstream: Upstream,
+  upstreamAbort: AbortController,
+  deps: TaskDeps,
+): Promise<Outcome> {
   const log = job.log.child({ node_name: lease.hive.node_name, worker_id: lease.worker_id });
   const sse = new SseWriter(ctx.res);
   sse.send({
@@ -167,7 +219,10 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
   let stopped: 'client' | 'deadline' | null = null;
   let drainTimer: NodeJS.Timeout | null = null;
   const cancel = () => {
-    void callJson('DELETE', `${lease.url}/v1/inference/${encodeURIComponent(job.id)}`, undefined, { ...job.call, timeoutMs: 2000 }).catch(() => {});
+    void callJson('DELETE', `${lease.url}/v1/inference/${encodeURIComponent(job.id)}`, undefined, {
+      ...job.call,
+      timeoutMs: 2000,
+    }).catch(() => {});
     drainTimer = setTimeout(() => upstreamAbort.abort(), DRAIN_MS);
   };
   const onClientGone = () => {
@@ -177,14 +232,26 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
     cancel();
   };
   job.clientGone.signal.addEventListener('abort', onClientGone, { once: true });
-  const deadlineTimer = job.deadline !== null ? setTimeout(() => {
-    if (stopped) return;
-    stopped = 'deadline';
-    log.warn('deadline passed mid-stream; cancelling the job', { event: 'job.deadline_exceeded' });
-    sse.send({ type: 'error', code: 'DEADLINE_EXCEEDED', message: 'the x-deadline of this job passed while it was running', retryable: false, job_id: job.id });
-    sse.done();
-    cancel();
-  }, Math.max(0, job.deadline - Date.now())) : null;
+  const deadlineTimer =
+    job.deadline !== null
+      ? setTimeout(
+          () => {
+            if (stopped) return;
+            stopped = 'deadline';
+            log.warn('deadline passed mid-stream; cancelling the job', { event: 'job.deadline_exceeded' });
+            sse.send({
+              type: 'error',
+              code: 'DEADLINE_EXCEEDED',
+              message: 'the x-deadline of this job passed while it was running',
+              retryable: false,
+              job_id: job.id,
+            });
+            sse.done();
+            cancel();
+          },
+          Math.max(0, job.deadline - Date.now()),
+        )
+      : null;
 
   let sawDone = false;
   let last: { type?: string; stop_reason?: string } | null = null;
@@ -193,7 +260,11 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
   const decoder = new TextDecoder();
   let buf = '';
   const handle = (block: string) => {
-    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+    const data = block
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).replace(/^ /, ''))
+      .join('\n');
     if (data === '[DONE]') {
       sawDone = true;
       return;
@@ -206,8 +277,24 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
     }
     if (!stopped) sse.raw(`${block}\n\n`);
   };
+  let lastDataAt = Date.now();
+  let checking = false;
+  const stallWatch = setInterval(() => {
+    if (checking || stopped || Date.now() - lastDataAt < STALL_CHECK_MS) return;
+    checking = true;
+    void workerGone(lease, job, deps.calls)
+      .then((gone) => {
+        if (!gone || Date.now() - lastDataAt < STALL_CHECK_MS) return;
+        log.warn(`worker stream silent for ${Date.now() - lastDataAt} ms and the hive says: ${gone.why}`, {
+          event: 'job.worker_gone',
+        });
+        upstreamAbort.abort();
+      })
+      .finally(() => (checking = false));
+  }, STALL_CHECK_MS / 2);
   try {
     for await (const chunk of upstream.body as AsyncIterable<Buffer>) {
+      lastDataAt = Date.now();
       buf += decoder.decode(chunk, { stream: true });
       for (let m = /\r?\n\r?\n/.exec(buf); m; m = /\r?\n\r?\n/.exec(buf)) {
         const block = buf.slice(0, m.index);
@@ -219,6 +306,7 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
   } catch (e) {
     broke = (e as Error).message;
   } finally {
+    clearInterval(stallWatch);
     if (deadlineTimer) clearTimeout(deadlineTimer);
     if (drainTimer) clearTimeout(drainTimer);
     job.clientGone.signal.removeEventListener('abort', onClientGone);
@@ -242,7 +330,11 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
     sse.done();
     if (lastEvent?.type === 'end') {
       const cancelled = lastEvent.stop_reason === 'CANCELLED';
-      log.info(cancelled ? 'job cancelled on the worker' : 'job completed', { event: cancelled ? 'job.cancelled' : 'job.completed', tokens, stop_reason: lastEvent.stop_reason });
+      log.info(cancelled ? 'job cancelled on the worker' : 'job completed', {
+        event: cancelled ? 'job.cancelled' : 'job.completed',
+        tokens,
+        stop_reason: lastEvent.stop_reason,
+      });
       return cancelled ? 'cancelled' : 'completed';
     }
     log.warn('job ended with an error from the worker', { event: 'job.failed', tokens });
@@ -250,33 +342,65 @@ async function relay(ctx: Ctx, job: Job, lease: Lease, upstream: Upstream, upstr
   }
   // The worker's stream broke off: tell the client why, never leave it with a silently truncated stream.
   const loss = await classifyLoss(lease, job, deps.calls);
-  log.error(`worker stream broke mid-job: ${loss.message}`, { event: 'job.failed', code: loss.code, tokens, transport_error: broke });
+  log.error(`worker stream broke mid-job: ${loss.message}`, {
+    event: 'job.failed',
+    code: loss.code,
+    tokens,
+    transport_error: broke,
+  });
   sse.send({ type: 'error', code: loss.code, message: loss.message, retryable: true, job_id: job.id });
   await finishLease(lease, job, deps, !loss.gone);
   sse.done();
   return 'failed';
 }
 
+/**
+ * Whether the lease's hive says its worker is gone (not listed, crashed, or loading again after a restart),
+ * and why; undefined when the hive lists it alive or does not answer.
+ */
+async function workerGone(lease: Lease, job: Job, calls: HiveCalls): Promise<{ why: string } | undefined> {
+  try {
+    const list = await calls.call<{
+      workers: WorkerSummary[];
+      recently_removed?: { worker_id: string; reason: string }[];
+    }>(lease.hive, 'GET', '/v1/workers/list', undefined, { ...job.call, timeoutMs: 1000 });
+    const w = list.workers.find((x) => x.worker_id === lease.worker_id);
+    if (w && w.state !== 'crashed' && w.state !== 'loading') return undefined;
+    const removed = list.recently_removed?.find((x) => x.worker_id === lease.worker_id);
+    return {
+      why:
+        removed?.reason ??
+        (w?.state === 'loading' ? 'crashed and is being restarted' : w ? 'crashed' : 'no longer listed by its hive'),
+    };
+  } catch {
+    return undefined; // the hive not answering either says nothing about the worker
+  }
+}
+
 /** After a broken stream: did the worker crash (the hive says it is gone or restarting) or just vanish from view? */
-async function classifyLoss(lease: Lease, job: Job, calls: HiveCalls): Promise<{ code: string; message: string; gone: boolean }> {
+async function classifyLoss(
+  lease: Lease,
+  job: Job,
+  calls: HiveCalls,
+): Promise<{ code: string; message: string; gone: boolean }> {
   // The hive learns of a child's exit from an event; give it a moment to do so.
   for (let i = 0; i < 4; i++) {
-    try {
-      const list = await calls.call<{ workers: WorkerSummary[]; recently_removed?: { worker_id: string; reason: string }[] }>(
-        lease.hive, 'GET', '/v1/workers/list', undefined, { ...job.call, timeoutMs: 1000 },
-      );
-      const w = list.workers.find((x) => x.worker_id === lease.worker_id);
-      if (!w || w.state === 'crashed' || w.state === 'loading') {
-        const removed = list.recently_removed?.find((x) => x.worker_id === lease.worker_id);
-        const why = removed?.reason ?? (w?.state === 'loading' ? 'crashed and is being restarted' : 'crashed');
-        return { code: 'WORKER_CRASHED', message: `worker ${lease.worker_id} on hive '${lease.hive.node_name}' ${why.startsWith('crashed') ? why : `is gone: ${why}`}`, gone: true };
-      }
-    } catch {
-      /* hive not answering either: keep trying briefly */
+    const gone = await workerGone(lease, job, calls);
+    if (gone) {
+      const why = gone.why;
+      return {
+        code: 'WORKER_CRASHED',
+        message: `worker ${lease.worker_id} on hive '${lease.hive.node_name}' ${why.startsWith('crashed') ? why : `is gone: ${why}`}`,
+        gone: true,
+      };
     }
     await sleep(150);
   }
-  return { code: 'WORKER_UNREACHABLE', message: `lost the connection to worker ${lease.worker_id} on hive '${lease.hive.node_name}' mid-job`, gone: false };
+  return {
+    code: 'WORKER_UNREACHABLE',
+    message: `lost the connection to worker ${lease.worker_id} on hive '${lease.hive.node_name}' mid-job`,
+    gone: false,
+  };
 }
 
 /** Give the worker back to its hive (unless it is gone) and let waiting jobs try again. */
@@ -285,14 +409,23 @@ async function finishLease(lease: Lease, job: Job, deps: TaskDeps, release: bool
     if (!release) return;
     for (let i = 0; i < 3; i++) {
       try {
-        await callJson('POST', `${lease.hive.url}/v1/workers/release`, { worker_id: lease.worker_id, job_id: job.id }, { ...job.call, timeoutMs: 2000 });
+        await callJson(
+          'POST',
+          `${lease.hive.url}/v1/workers/release`,
+          { worker_id: lease.worker_id, job_id: job.id },
+          { ...job.call, timeoutMs: 2000 },
+        );
         return;
       } catch (e) {
         if (e instanceof DownstreamError && e.status >= 400 && e.status < 500) return; // gone or not busy: nothing to release
         await sleep(200);
       }
     }
-    job.log.warn('could not release the worker', { event: 'worker.release_failed', worker_id: lease.worker_id, node_name: lease.hive.node_name });
+    job.log.warn('could not release the worker', {
+      event: 'worker.release_failed',
+      worker_id: lease.worker_id,
+      node_name: lease.hive.node_name,
+    });
   } finally {
     lease.hive.inflight = Math.max(0, lease.hive.inflight - 1);
     deps.dispatcher.wake();

@@ -29,11 +29,35 @@ export function validateTask(body: unknown): TaskRequest {
     stop: { type: 'array' },
   });
   const c = new RangeChecker();
-  c.check(isValidModelRef(t.model), 'model', 'pattern', 'model must be a model_ref (provider:reference of [A-Za-z0-9_./:-], at most 512 chars, no "..") or an alias', t.model);
-  c.check(t.prompt.length >= 1 && t.prompt.length <= 32768, 'prompt', 'length 1..32768', 'prompt must be 1 to 32768 characters', t.prompt.length > 64 ? `${t.prompt.slice(0, 64)}…` : t.prompt);
-  c.check(t.max_tokens >= 1 && t.max_tokens <= 2048, 'max_tokens', 'range 1..2048', 'max_tokens must be between 1 and 2048', t.max_tokens);
+  c.check(
+    isValidModelRef(t.model),
+    'model',
+    'pattern',
+    'model must be a model_ref (provider:reference of [A-Za-z0-9_./:-], at most 512 chars, no "..") or an alias',
+    t.model,
+  );
+  c.check(
+    t.prompt.length >= 1 && t.prompt.length <= 32768,
+    'prompt',
+    'length 1..32768',
+    'prompt must be 1 to 32768 characters',
+    t.prompt.length > 64 ? `${t.prompt.slice(0, 64)}…` : t.prompt,
+  );
+  c.check(
+    t.max_tokens >= 1 && t.max_tokens <= 2048,
+    'max_tokens',
+    'range 1..2048',
+    'max_tokens must be between 1 and 2048',
+    t.max_tokens,
+  );
   if (t.temperature !== undefined && t.temperature !== null) {
-    c.check(t.temperature >= 0 && t.temperature <= 2, 'temperature', 'range 0..2', 'temperature must be between 0 and 2', t.temperature);
+    c.check(
+      t.temperature >= 0 && t.temperature <= 2,
+      'temperature',
+      'range 0..2',
+      'temperature must be between 0 and 2',
+      t.temperature,
+    );
   }
   if (t.top_p !== undefined && t.top_p !== null) {
     c.check(t.top_p >= 0 && t.top_p <= 1, 'top_p', 'range 0..1', 'top_p must be between 0 and 1', t.top_p);
@@ -60,7 +84,14 @@ export function parseDeadline(raw: string | string[] | undefined): number | null
   const n = Number(v);
   if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n <= 0) {
     throw new HttpError(400, 'VALIDATION_FAILED', 'invalid x-deadline header', {
-      errors: [{ field: 'x-deadline', constraint: 'epoch milliseconds', message: 'x-deadline must be an absolute Unix time in milliseconds', value: v }],
+      errors: [
+        {
+          field: 'x-deadline',
+          constraint: 'epoch milliseconds',
+          message: 'x-deadline must be an absolute Unix time in milliseconds',
+          value: v,
+        },
+      ],
     });
   }
   return n;

@@ -23,7 +23,13 @@ export class HttpError extends Error {
 }
 
 /** 503 that may be retried: carries retry_after_ms in the body and Retry-After in the header. */
-export function retryable(status: number, code: string, message: string, retryAfterMs: number, extra: Record<string, unknown> = {}): HttpError {
+export function retryable(
+  status: number,
+  code: string,
+  message: string,
+  retryAfterMs: number,
+  extra: Record<string, unknown> = {},
+): HttpError {
   return new HttpError(
     status,
     code,
@@ -100,37 +106,58 @@ export class Service {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    this.route('GET', '/metrics', async (ctx) => {
-      const om = String(ctx.req.headers.accept ?? '').includes('application/openmetrics-text');
-      const text = await this.registry.metrics();
-      if (om) {
-        ctx.res.writeHead(200, { 'content-type': this.registry.contentType });
-        ctx.res.end(text);
-      } else {
-        ctx.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-        ctx.res.end(toPrometheusText(text));
-      }
-      return undefined;
-    }, { public: true });
+    this.route(
+      'GET',
+      '/metrics',
+      async (ctx) => {
+        const om = String(ctx.req.headers.accept ?? '').includes('application/openmetrics-text');
+        const text = await this.registry.metrics();
+        if (om) {
+          ctx.res.writeHead(200, { 'content-type': this.registry.contentType });
+          ctx.res.end(text);
+        } else {
+          ctx.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          ctx.res.end(toPrometheusText(text));
+        }
+        return undefined;
+      },
+      { public: true },
+    );
   }
 
   counter<L extends string>(name: string, help: string, labelNames: L[] = []): client.Counter<L> {
     return new client.Counter({ name: this.opts.metricPrefix + name, help, labelNames, registers: [this.registry] });
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: L[] = [], collect?: (this: client.Gauge<L>) => void): client.Gauge<L> {
-    return new client.Gauge({ name: this.opts.metricPrefix + name, help, labelNames, registers: [this.registry], ...(collect ? { collect } : {}) });
+  gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: L[] = [],
+    collect?: (this: client.Gauge<L>) => void,
+  ): client.Gauge<L> {
+    return new client.Gauge({
+      name: this.opts.metricPrefix + name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      ...(collect ? { collect } : {}),
+    });
   }
 
   histogram<L extends string>(name: string, help: string, labelNames: L[], buckets: number[]): client.Histogram<L> {
-    return new client.Histogram({ name: this.opts.metricPrefix + name, help, labelNames, buckets, enableExemplars: true, registers: [this.registry] });
+    return new client.Histogram({
+      name: this.opts.metricPrefix + name,
+      help,
+      labelNames,
+      buckets,
+      enableExemplars: true,
+      registers: [this.registry],
+    });
   }
 
   route(method: string, template: string, handler: Handler, o: { public?: boolean } = {}): void {
     const keys: string[] = [];
-    const pattern = new RegExp(
-      '^' + template.replace(/\{(\w+)\}/g, (_, k: string) => (keys.push(k), '([^/]+)')) + '$',
-    );
+    const pattern = new RegExp('^' + template.replace(/\{(\w+)\}/g, (_, k: string) => (keys.push(k), '([^/]+)')) + '$');
     this.routes.push({ method, pattern, keys, template, handler, public: o.public ?? false });
   }
 
@@ -147,7 +174,14 @@ export class Service {
   /** Stop accepting connections; idle keep-alive sockets are closed, active ones may finish. */
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      // A connection busy now (e.g. the one carrying the answer to /v1/admin/shutdown) turns idle a moment
+      // later and would then hold the server open until the client's keep-alive ran out: close idle ones
+      // again until none is left.
+      const sweep = setInterval(() => this.server.closeIdleConnections(), 25);
+      this.server.close(() => {
+        clearInterval(sweep);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
   }
@@ -168,17 +202,26 @@ export class Service {
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.requests.inc({ route: routeLabel, code: String(res.statusCode) });
-      this.duration.observe({ labels: { route: routeLabel }, value: seconds, exemplarLabels: exemplarLabels(correlationId) as never });
+      this.duration.observe({
+        labels: { route: routeLabel },
+        value: seconds,
+        exemplarLabels: exemplarLabels(correlationId) as never,
+      });
     });
     try {
       const route = this.match(req.method ?? 'GET', url.pathname);
       if (!route) throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${url.pathname}`);
-      if ('methodNotAllowed' in route) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} not allowed on ${url.pathname}`);
+      if ('methodNotAllowed' in route)
+        throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} not allowed on ${url.pathname}`);
       routeLabel = route.route.template;
       const identity = route.route.public ? {} : await this.authenticate(req);
       let bodyPromise: Promise<unknown> | undefined;
       const ctx: Ctx = {
-        req, res, log, correlationId, identity,
+        req,
+        res,
+        log,
+        correlationId,
+        identity,
         method: req.method ?? 'GET',
         path: url.pathname,
         query: url.searchParams,
@@ -188,17 +231,29 @@ export class Service {
       const result = await route.route.handler(ctx);
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
     } catch (err) {
-      const e = err instanceof HttpError ? err : new HttpError(500, 'INTERNAL_ERROR', err instanceof Error ? err.message : String(err));
-      if (e.status >= 500 && !(err instanceof HttpError)) log.error('unhandled error', { err: String((err as Error)?.stack ?? err) });
+      const e =
+        err instanceof HttpError
+          ? err
+          : new HttpError(500, 'INTERNAL_ERROR', err instanceof Error ? err.message : String(err));
+      if (e.status >= 500 && !(err instanceof HttpError))
+        log.error('unhandled error', { err: String((err as Error)?.stack ?? err) });
       if (!res.headersSent) {
-        sendJson(res, e.status, { error: { code: e.code, message: e.message, correlation_id: correlationId, ...e.extra } }, e.headers);
+        sendJson(
+          res,
+          e.status,
+          { error: { code: e.code, message: e.message, correlation_id: correlationId, ...e.extra } },
+          e.headers,
+        );
       } else if (!res.writableEnded) {
         res.end();
       }
     }
   }
 
-  private match(method: string, path: string): { route: Route; params: Record<string, string> } | { methodNotAllowed: true } | undefined {
+  private match(
+    method: string,
+    path: string,
+  ): { route: Route; params: Record<string, string> } | { methodNotAllowed: true } | undefined {
     let pathMatched = false;
     for (const route of this.routes) {
       const m = route.pattern.exec(path);
@@ -222,7 +277,8 @@ export class Service {
     if (!token) return identityFromHeaders;
     const challenge = { 'www-authenticate': 'Bearer' };
     const m = typeof header === 'string' ? /^Bearer ([^\s]+)$/.exec(header) : null;
-    if (!m) throw new HttpError(401, 'MISSING_API_KEY', 'missing or malformed Authorization: Bearer header', {}, challenge);
+    if (!m)
+      throw new HttpError(401, 'MISSING_API_KEY', 'missing or malformed Authorization: Bearer header', {}, challenge);
     const bearer = m[1]!;
     if (safeEqual(bearer, token)) return identityFromHeaders;
     if (this.opts.verifyBearer && bearer.split('.').length === 3) {
@@ -278,7 +334,12 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(pa, pb) && ab.length === bb.length;
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
@@ -304,7 +365,10 @@ async function readJson(req: http.IncomingMessage): Promise<unknown> {
 export class SseWriter {
   private ended = false;
   closedByClient = false;
-  constructor(private readonly res: http.ServerResponse, headers: Record<string, string> = {}) {
+  constructor(
+    private readonly res: http.ServerResponse,
+    headers: Record<string, string> = {},
+  ) {
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',

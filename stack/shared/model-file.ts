@@ -28,7 +28,8 @@ export function encodeModelHeader(h: ModelHeader): Buffer {
   // Fixed key order so the same header always encodes to the same bytes.
   const json = JSON.stringify({ model_ref: h.model_ref, vram_bytes: h.vram_bytes, layers: h.layers });
   const line = Buffer.from(`${MODEL_MAGIC} ${json}\n`, 'utf8');
-  if (line.length > MODEL_HEADER_MAX_BYTES) throw new Error(`model header is ${line.length} bytes, more than ${MODEL_HEADER_MAX_BYTES}`);
+  if (line.length > MODEL_HEADER_MAX_BYTES)
+    throw new Error(`model header is ${line.length} bytes, more than ${MODEL_HEADER_MAX_BYTES}`);
   return line;
 }
 
@@ -46,8 +47,10 @@ export function parseModelHeader(head: Buffer): ModelHeader {
   }
   const h = parsed as Partial<ModelHeader> | null;
   if (!h || typeof h.model_ref !== 'string' || h.model_ref === '') throw new Error('model header: model_ref missing');
-  if (!Number.isSafeInteger(h.vram_bytes) || (h.vram_bytes as number) < 0) throw new Error('model header: vram_bytes must be a non-negative integer');
-  if (!Number.isSafeInteger(h.layers) || (h.layers as number) < 1) throw new Error('model header: layers must be a positive integer');
+  if (!Number.isSafeInteger(h.vram_bytes) || (h.vram_bytes as number) < 0)
+    throw new Error('model header: vram_bytes must be a non-negative integer');
+  if (!Number.isSafeInteger(h.layers) || (h.layers as number) < 1)
+    throw new Error('model header: layers must be a positive integer');
   return { model_ref: h.model_ref, vram_bytes: h.vram_bytes as number, layers: h.layers as number };
 }
 
@@ -67,7 +70,9 @@ export async function readModelHeader(path: string): Promise<ModelHeader> {
 export function modelBytes(entry: ModelEntry): Buffer {
   const header = encodeModelHeader(entry);
   if (!Number.isSafeInteger(entry.size_bytes) || entry.size_bytes < header.length) {
-    throw new Error(`size_bytes ${entry.size_bytes} of ${entry.model_ref} is smaller than its header (${header.length} bytes)`);
+    throw new Error(
+      `size_bytes ${entry.size_bytes} of ${entry.model_ref} is smaller than its header (${header.length} bytes)`,
+    );
   }
   const key = createHash('sha256').update(`rbee-model:${entry.model_ref}`).digest();
   const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));

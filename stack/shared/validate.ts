@@ -16,7 +16,8 @@ function kindOf(v: unknown): Kind | 'null' {
 
 /** Check presence and types; throws 422 INVALID_REQUEST on the first bad field. */
 export function requireShape<T>(body: unknown, shape: Shape): T {
-  if (kindOf(body) !== 'object') throw new HttpError(422, 'INVALID_REQUEST', 'request body must be a JSON object', { field: null });
+  if (kindOf(body) !== 'object')
+    throw new HttpError(422, 'INVALID_REQUEST', 'request body must be a JSON object', { field: null });
   const obj = body as Record<string, unknown>;
   for (const [field, rule] of Object.entries(shape)) {
     const v = obj[field];
@@ -47,7 +48,9 @@ export class RangeChecker {
   }
   throwIfAny(): void {
     if (this.errors.length > 0) {
-      throw new HttpError(400, 'VALIDATION_FAILED', `invalid request: ${this.errors.map((e) => e.field).join(', ')}`, { errors: this.errors });
+      throw new HttpError(400, 'VALIDATION_FAILED', `invalid request: ${this.errors.map((e) => e.field).join(', ')}`, {
+        errors: this.errors,
+      });
     }
   }
 }

@@ -23,7 +23,11 @@ export function isFinalRejection(e: unknown): boolean {
 }
 
 /** POST the ready callback until accepted; throws the last error when rejected or after `retryForMs`. */
-export async function sendReadyCallback(url: string, body: ReadyBody, o: { token?: string; retryForMs: number; log: Logger }): Promise<void> {
+export async function sendReadyCallback(
+  url: string,
+  body: ReadyBody,
+  o: { token?: string; retryForMs: number; log: Logger },
+): Promise<void> {
   const deadline = Date.now() + o.retryForMs;
   let backoff = 100;
   for (let attempt = 1; ; attempt++) {
@@ -51,16 +55,26 @@ export function heartbeatUrl(callbackUrl: string): string {
 }
 
 /** Heartbeat every `intervalMs`; failures are logged at debug and simply retried on the next tick. */
-export function startHeartbeats(url: string, workerId: string, intervalMs: number, o: { token?: string; log: Logger }): () => void {
+export function startHeartbeats(
+  url: string,
+  workerId: string,
+  intervalMs: number,
+  o: { token?: string; log: Logger },
+): () => void {
   let inFlight = false;
   const beat = async () => {
     if (inFlight) return; // a slow hive must not pile up requests
     inFlight = true;
     try {
-      await callJson('POST', url, { worker_id: workerId, timestamp: new Date().toISOString(), health_status: 'healthy' }, {
-        token: o.token,
-        timeoutMs: Math.max(500, Math.min(5000, intervalMs)),
-      });
+      await callJson(
+        'POST',
+        url,
+        { worker_id: workerId, timestamp: new Date().toISOString(), health_status: 'healthy' },
+        {
+          token: o.token,
+          timeoutMs: Math.max(500, Math.min(5000, intervalMs)),
+        },
+      );
     } catch (e) {
       o.log.debug(`heartbeat failed: ${(e as Error).message}`, { event: 'worker.heartbeat_failed' });
     } finally {

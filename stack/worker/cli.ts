@@ -39,7 +39,10 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
     seen.set(name, value);
   }
   const missing = FLAGS.filter((f) => !seen.has(f));
-  if (missing.length > 0) throw new CliError(`missing required option${missing.length > 1 ? 's' : ''} ${missing.map((f) => '--' + f).join(', ')}`);
+  if (missing.length > 0)
+    throw new CliError(
+      `missing required option${missing.length > 1 ? 's' : ''} ${missing.map((f) => '--' + f).join(', ')}`,
+    );
   const get = (f: Flag) => seen.get(f)!;
 
   for (const f of ['worker-id', 'model', 'model-ref', 'backend'] as const) {
@@ -53,7 +56,8 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
   } catch {
     throw new CliError(`option --callback-url is not a URL: ${JSON.stringify(get('callback-url'))}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('option --callback-url must be an http(s) URL');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CliError('option --callback-url must be an http(s) URL');
   return {
     workerId: get('worker-id'),
     model: get('model'),
@@ -67,6 +71,7 @@ export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
 
 function intIn(raw: string, min: number, max: number, name: string): number {
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < min || n > max) throw new CliError(`option --${name} must be an integer ${min}..${max}, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw) || n < min || n > max)
+    throw new CliError(`option --${name} must be an integer ${min}..${max}, got ${JSON.stringify(raw)}`);
   return n;
 }

@@ -88,7 +88,8 @@ export class InferenceEngine {
    * so two requests can never both take the last slot.
    */
   admit(req: InferenceRequest): Job {
-    if (this.jobs.has(req.job_id)) throw new HttpError(409, 'JOB_ALREADY_RUNNING', `job ${req.job_id} is already running on this worker`);
+    if (this.jobs.has(req.job_id))
+      throw new HttpError(409, 'JOB_ALREADY_RUNNING', `job ${req.job_id} is already running on this worker`);
     if (this.jobs.size >= this.o.slots) {
       throw retryable(503, 'ALL_SLOTS_BUSY', `all ${this.o.slots} slot(s) are busy`, this.retryAfterMs(), {
         slots_total: this.o.slots,
@@ -125,7 +126,11 @@ export class InferenceEngine {
   /** Run an admitted job to its end, writing the whole stream (including the terminator) to `sink`. */
   async run(job: Job, sink: EventSink, ctx: JobContext): Promise<JobResult> {
     const { req } = job;
-    const log = this.o.log.child({ correlation_id: ctx.correlationId, job_id: req.job_id, ...(ctx.subject ? { subject: ctx.subject } : {}) });
+    const log = this.o.log.child({
+      correlation_id: ctx.correlationId,
+      job_id: req.job_id,
+      ...(ctx.subject ? { subject: ctx.subject } : {}),
+    });
     const started = performance.now();
     let deadlineTimer: NodeJS.Timeout | undefined;
     // (A deadline beyond setTimeout's 24.8-day range cannot be reached by any job; no timer then.)
@@ -164,12 +169,20 @@ export class InferenceEngine {
         if (job.cancelReason) {
           stopReason = 'CANCELLED';
         } else if (job.deadlineHit) {
-          error = { code: 'DEADLINE_EXCEEDED', message: `deadline passed after ${job.tokensOut} tokens`, retryable: false };
+          error = {
+            code: 'DEADLINE_EXCEEDED',
+            message: `deadline passed after ${job.tokensOut} tokens`,
+            retryable: false,
+          };
         } else {
           try {
             if (this.o.kvBytesPerToken > 0) kv.push(...allocateTouched(this.o.kvBytesPerToken));
           } catch (e) {
-            error = { code: 'OUT_OF_MEMORY', message: `KV cache allocation failed: ${(e as Error).message}`, retryable: true };
+            error = {
+              code: 'OUT_OF_MEMORY',
+              message: `KV cache allocation failed: ${(e as Error).message}`,
+              retryable: true,
+            };
             break;
           }
           const t = tokens.next().value;
@@ -182,18 +195,40 @@ export class InferenceEngine {
       }
       const decodeMs = Math.round(performance.now() - decodeStart);
       if (error) {
-        sink.send({ type: 'error', code: error.code, message: error.message, retryable: error.retryable, job_id: req.job_id });
+        sink.send({
+          type: 'error',
+          code: error.code,
+          message: error.message,
+          retryable: error.retryable,
+          job_id: req.job_id,
+        });
         log.warn(`job failed: ${error.message}`, { event: 'job.failed', code: error.code, tokens_out: job.tokensOut });
         result = { outcome: 'failed', tokensOut: job.tokensOut, errorCode: error.code };
       } else {
         sink.send({ type: 'end', tokens_out: job.tokensOut, decode_time_ms: decodeMs, stop_reason: stopReason });
-        if (job.cancelReason) log.info('job cancelled', { event: 'job.cancelled', reason: job.cancelReason, tokens_out: job.tokensOut });
-        log.info('job finished', { event: 'job.finished', tokens_out: job.tokensOut, stop_reason: stopReason, decode_time_ms: decodeMs });
-        result = { outcome: stopReason === 'CANCELLED' ? 'cancelled' : 'completed', tokensOut: job.tokensOut, stopReason };
+        if (job.cancelReason)
+          log.info('job cancelled', { event: 'job.cancelled', reason: job.cancelReason, tokens_out: job.tokensOut });
+        log.info('job finished', {
+          event: 'job.finished',
+          tokens_out: job.tokensOut,
+          stop_reason: stopReason,
+          decode_time_ms: decodeMs,
+        });
+        result = {
+          outcome: stopReason === 'CANCELLED' ? 'cancelled' : 'completed',
+          tokensOut: job.tokensOut,
+          stopReason,
+        };
       }
     } catch (e) {
       // Never a silently truncated stream: an unexpected failure still ends with an error event.
-      sink.send({ type: 'error', code: 'INTERNAL_ERROR', message: (e as Error).message, retryable: true, job_id: req.job_id });
+      sink.send({
+        type: 'error',
+        code: 'INTERNAL_ERROR',
+        message: (e as Error).message,
+        retryable: true,
+        job_id: req.job_id,
+      });
       log.error(`job crashed: ${(e as Error).message}`, { event: 'job.failed', code: 'INTERNAL_ERROR' });
       result = { outcome: 'failed', tokensOut: job.tokensOut, errorCode: 'INTERNAL_ERROR' };
     } finally {
@@ -203,7 +238,11 @@ export class InferenceEngine {
       this.release(job);
     }
     this.o.metrics?.jobs.inc({ outcome: result.outcome });
-    this.o.metrics?.duration.observe({ labels: {}, value: (performance.now() - started) / 1000, exemplarLabels: exemplarLabels(ctx.correlationId) } as never);
+    this.o.metrics?.duration.observe({
+      labels: {},
+      value: (performance.now() - started) / 1000,
+      exemplarLabels: exemplarLabels(ctx.correlationId),
+    } as never);
     return result;
   }
 
@@ -225,7 +264,8 @@ export class InferenceEngine {
   /** A guess at when a slot frees up: the running job closest to its max_tokens. */
   private retryAfterMs(): number {
     let best = Infinity;
-    for (const j of this.jobs.values()) best = Math.min(best, (j.req.max_tokens - j.tokensOut) * Math.max(1, this.o.tokenDelayMs));
+    for (const j of this.jobs.values())
+      best = Math.min(best, (j.req.max_tokens - j.tokensOut) * Math.max(1, this.o.tokenDelayMs));
     return Math.max(100, Math.min(Number.isFinite(best) ? best : 1000, 60_000));
   }
 }

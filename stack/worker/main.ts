@@ -74,12 +74,20 @@ try {
   model = await loadModel(args.model, loadMs, {
     onHeader: (h) => {
       if (h.model_ref !== args.modelRef) {
-        log.warn(`model file header says ${h.model_ref}, command line says ${args.modelRef}`, { event: 'model.ref_mismatch', file_model_ref: h.model_ref });
+        log.warn(`model file header says ${h.model_ref}, command line says ${args.modelRef}`, {
+          event: 'model.ref_mismatch',
+          file_model_ref: h.model_ref,
+        });
       }
     },
     onLayer: (layersLoaded, layersTotal, bytes) => {
       state.vramBytes = bytes;
-      state.progress.push({ stage: 'loading_to_vram', worker_id: args.workerId, layers_loaded: layersLoaded, layers_total: layersTotal });
+      state.progress.push({
+        stage: 'loading_to_vram',
+        worker_id: args.workerId,
+        layers_loaded: layersLoaded,
+        layers_total: layersTotal,
+      });
     },
   });
   state.modelLoaded = true;
@@ -94,7 +102,11 @@ try {
     load_ms: Math.round(performance.now() - t0),
   });
 } catch (e) {
-  log.error(`model load failed: ${(e as Error).message}`, { event: 'model.load_failed', model_path: args.model, model_ref: args.modelRef });
+  log.error(`model load failed: ${(e as Error).message}`, {
+    event: 'model.load_failed',
+    model_path: args.model,
+    model_ref: args.modelRef,
+  });
   process.exit(1);
 }
 
@@ -104,9 +116,16 @@ try {
     { worker_id: args.workerId, url: state.url, model_ref: args.modelRef, backend: args.backend, device: args.device },
     { token, retryForMs: readyRetryMs, log },
   );
-  log.info('ready callback accepted', { event: 'worker.ready_callback_sent', callback_url: args.callbackUrl, url: state.url });
+  log.info('ready callback accepted', {
+    event: 'worker.ready_callback_sent',
+    callback_url: args.callbackUrl,
+    url: state.url,
+  });
 } catch (e) {
-  log.error(`ready callback never accepted: ${(e as Error).message}`, { event: 'worker.ready_callback_failed', callback_url: args.callbackUrl });
+  log.error(`ready callback never accepted: ${(e as Error).message}`, {
+    event: 'worker.ready_callback_failed',
+    callback_url: args.callbackUrl,
+  });
   process.exit(1);
 }
 

@@ -35,7 +35,12 @@ export function createWorkerMetrics(service: Service, slotsTotal: number): Worke
   return {
     tokens: service.counter('tokens_generated_total', 'Tokens generated'),
     jobs,
-    duration: service.histogram('inference_duration_seconds', 'Inference job duration, request to end of stream', [], [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]),
+    duration: service.histogram(
+      'inference_duration_seconds',
+      'Inference job duration, request to end of stream',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    ),
     slotsBusy,
     slotsBusyMax,
   };

@@ -55,7 +55,13 @@ export function createWorkerServer(o: WorkerServerOptions): WorkerServer {
     log: o.log,
     metrics,
   });
-  const state: WorkerState = { phase: 'loading', modelLoaded: false, vramBytes: 0, url: '', progress: new ReplayFeed() };
+  const state: WorkerState = {
+    phase: 'loading',
+    modelLoaded: false,
+    vramBytes: 0,
+    url: '',
+    progress: new ReplayFeed(),
+  };
   const progressUrl = () => `${state.url}/v1/loading/progress`;
 
   service.route('GET', '/health', () => ({ status: 'healthy', vram_bytes: state.vramBytes }), { public: true });
@@ -78,9 +84,12 @@ export function createWorkerServer(o: WorkerServerOptions): WorkerServer {
     const req = validateInferenceRequest(await ctx.json());
     const deadlineMs = parseDeadline(ctx.req.headers['x-deadline']);
     if (state.phase === 'stopping') throw retryable(503, 'SHUTTING_DOWN', 'worker is shutting down', 1000);
-    if (!state.modelLoaded) throw retryable(503, 'WORKER_LOADING', 'model is still loading', 500, { progress_url: progressUrl() });
+    if (!state.modelLoaded)
+      throw retryable(503, 'WORKER_LOADING', 'model is still loading', 500, { progress_url: progressUrl() });
     if (deadlineMs !== undefined && deadlineMs <= Date.now()) {
-      throw new HttpError(504, 'DEADLINE_EXCEEDED', `x-deadline ${deadlineMs} has already passed`, { retryable: false });
+      throw new HttpError(504, 'DEADLINE_EXCEEDED', `x-deadline ${deadlineMs} has already passed`, {
+        retryable: false,
+      });
     }
     const job = engine.admit(req);
     let sse: SseWriter;
@@ -112,7 +121,10 @@ export function createWorkerServer(o: WorkerServerOptions): WorkerServer {
   });
 
   service.route('POST', '/v1/admin/shutdown', (ctx) => {
-    ctx.log.info('shutdown requested', { event: 'shutdown.requested', ...(ctx.identity.subject ? { subject: ctx.identity.subject } : {}) });
+    ctx.log.info('shutdown requested', {
+      event: 'shutdown.requested',
+      ...(ctx.identity.subject ? { subject: ctx.identity.subject } : {}),
+    });
     ctx.res.on('finish', () => o.onShutdownRequested('admin'));
     sendJson(ctx.res, 202, { status: 'shutting_down', jobs_running: engine.slotsBusy });
     return undefined;
@@ -128,7 +140,14 @@ export function parseDeadline(raw: string | string[] | undefined): number | unde
   const n = Number(v);
   if (v === undefined || !/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) {
     throw new HttpError(400, 'VALIDATION_FAILED', 'x-deadline must be epoch milliseconds', {
-      errors: [{ field: 'x-deadline', constraint: 'epoch_ms', message: 'x-deadline must be an integer of Unix epoch milliseconds', value: v }],
+      errors: [
+        {
+          field: 'x-deadline',
+          constraint: 'epoch_ms',
+          message: 'x-deadline must be an integer of Unix epoch milliseconds',
+          value: v,
+        },
+      ],
     });
   }
   return n;

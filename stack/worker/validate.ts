@@ -48,7 +48,10 @@ export function validateInferenceRequest(body: unknown): InferenceRequest {
   const stop = b.stop ?? [];
   // The shape check only sees "array"; a non-string element is still a mistyped field (422).
   const bad = stop.findIndex((s) => typeof s !== 'string');
-  if (bad >= 0) throw new HttpError(422, 'INVALID_REQUEST', `field 'stop' must be an array of strings (element ${bad} is not)`, { field: 'stop' });
+  if (bad >= 0)
+    throw new HttpError(422, 'INVALID_REQUEST', `field 'stop' must be an array of strings (element ${bad} is not)`, {
+      field: 'stop',
+    });
   const stops = stop as string[];
 
   const temperature = b.temperature ?? 1.0;
@@ -57,16 +60,53 @@ export function validateInferenceRequest(body: unknown): InferenceRequest {
   const promptChars = [...b.prompt].length;
   const c = new RangeChecker()
     .check(b.job_id.length > 0, 'job_id', 'non_empty', 'job_id must not be empty', b.job_id)
-    .check(promptChars >= 1 && promptChars <= LIMITS.promptMaxChars, 'prompt', `length 1..${LIMITS.promptMaxChars}`, `prompt must be 1..${LIMITS.promptMaxChars} characters, got ${promptChars}`)
-    .check(b.max_tokens >= 1 && b.max_tokens <= LIMITS.maxTokensMax, 'max_tokens', `range 1..${LIMITS.maxTokensMax}`, `max_tokens must be 1..${LIMITS.maxTokensMax}`, b.max_tokens)
-    .check(temperature >= 0 && temperature <= LIMITS.temperatureMax, 'temperature', `range 0..${LIMITS.temperatureMax}`, `temperature must be 0..${LIMITS.temperatureMax}`, temperature)
+    .check(
+      promptChars >= 1 && promptChars <= LIMITS.promptMaxChars,
+      'prompt',
+      `length 1..${LIMITS.promptMaxChars}`,
+      `prompt must be 1..${LIMITS.promptMaxChars} characters, got ${promptChars}`,
+    )
+    .check(
+      b.max_tokens >= 1 && b.max_tokens <= LIMITS.maxTokensMax,
+      'max_tokens',
+      `range 1..${LIMITS.maxTokensMax}`,
+      `max_tokens must be 1..${LIMITS.maxTokensMax}`,
+      b.max_tokens,
+    )
+    .check(
+      temperature >= 0 && temperature <= LIMITS.temperatureMax,
+      'temperature',
+      `range 0..${LIMITS.temperatureMax}`,
+      `temperature must be 0..${LIMITS.temperatureMax}`,
+      temperature,
+    )
     .check(topP >= 0 && topP <= 1, 'top_p', 'range 0..1', 'top_p must be 0..1', topP)
-    .check(stops.length <= LIMITS.stopMaxItems, 'stop', `max_items ${LIMITS.stopMaxItems}`, `at most ${LIMITS.stopMaxItems} stop sequences, got ${stops.length}`, stops.length);
+    .check(
+      stops.length <= LIMITS.stopMaxItems,
+      'stop',
+      `max_items ${LIMITS.stopMaxItems}`,
+      `at most ${LIMITS.stopMaxItems} stop sequences, got ${stops.length}`,
+      stops.length,
+    );
   stops.forEach((s, i) => {
     const bytes = Buffer.byteLength(s, 'utf8');
-    c.check(bytes >= 1 && bytes <= LIMITS.stopMaxBytes, 'stop', `item_bytes 1..${LIMITS.stopMaxBytes}`, `stop[${i}] must be 1..${LIMITS.stopMaxBytes} bytes, got ${bytes}`, s);
+    c.check(
+      bytes >= 1 && bytes <= LIMITS.stopMaxBytes,
+      'stop',
+      `item_bytes 1..${LIMITS.stopMaxBytes}`,
+      `stop[${i}] must be 1..${LIMITS.stopMaxBytes} bytes, got ${bytes}`,
+      s,
+    );
   });
   c.throwIfAny();
 
-  return { job_id: b.job_id, prompt: b.prompt, max_tokens: b.max_tokens, temperature, top_p: topP, seed: b.seed ?? 0, stop: stops };
+  return {
+    job_id: b.job_id,
+    prompt: b.prompt,
+    max_tokens: b.max_tokens,
+    temperature,
+    top_p: topP,
+    seed: b.seed ?? 0,
+    stop: stops,
+  };
 }

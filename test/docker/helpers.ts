@@ -36,7 +36,11 @@ export async function fixtureImage(): Promise<string> {
 
 /** A runtime whose every service is the peer fixture (plain node, no tsx), so only the runtime is tested. */
 export async function peerRuntime(opts: DockerRuntimeOptions = {}): Promise<DockerRuntime> {
-  return new DockerRuntime({ image: await fixtureImage(), command: () => ['node', 'test/docker/fixtures/peer.mjs'], ...opts });
+  return new DockerRuntime({
+    image: await fixtureImage(),
+    command: () => ['node', 'test/docker/fixtures/peer.mjs'],
+    ...opts,
+  });
 }
 
 /** Containers and networks still labelled with this stack id. */
@@ -49,6 +53,9 @@ export async function leftovers(stackId: string): Promise<string[]> {
 }
 
 export async function getJson(url: string, token?: string, timeoutMs = 5000): Promise<any> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const r = await fetch(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
   return r.json();
 }

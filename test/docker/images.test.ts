@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { docker } from '../../lib/docker/engine.ts';
@@ -20,7 +20,8 @@ function snapshot(): string {
   cpSync(join(PROJECT_ROOT, 'stack'), join(root, 'stack'), { recursive: true });
   cpSync(join(PROJECT_ROOT, 'package.json'), join(root, 'package.json'));
   mkdirSync(join(root, 'docker'));
-  for (const f of ['app.Dockerfile', 'deps.Dockerfile']) cpSync(join(PROJECT_ROOT, 'docker', f), join(root, 'docker', f));
+  for (const f of ['app.Dockerfile', 'deps.Dockerfile'])
+    cpSync(join(PROJECT_ROOT, 'docker', f), join(root, 'docker', f));
   return root;
 }
 
@@ -35,30 +36,34 @@ function buildInFreshProcess(root: string): { base: string; app: string; out: st
   return { base: `${base[1]} ${base[2]}`, app: `${app[1]} ${app[2]}`, out: out.trim() };
 }
 
-test('base and app images build without a registry and are reused when nothing changed', { skip: noEngine, timeout: 300_000 }, async (t) => {
-  const root = snapshot();
-  t.after(() => rmSync(root, { recursive: true, force: true }));
-  const first = buildInFreshProcess(root);
-  const second = buildInFreshProcess(root);
-  t.diagnostic(`first:\n${first.out}\nsecond:\n${second.out}`);
-  // Whatever the first did (built, or found from an earlier run), the second must hit the same tags.
-  assert.equal(second.base, first.base.replace(/built$/, 'cached'));
-  assert.equal(second.app, first.app.replace(/built$/, 'cached'));
+test(
+  'base and app images build without a registry and are reused when nothing changed',
+  { skip: noEngine, timeout: 300_000 },
+  async (t) => {
+    const root = snapshot();
+    t.after(() => rmSync(root, { recursive: true, force: true }));
+    const first = buildInFreshProcess(root);
+    const second = buildInFreshProcess(root);
+    t.diagnostic(`first:\n${first.out}\nsecond:\n${second.out}`);
+    // Whatever the first did (built, or found from an earlier run), the second must hit the same tags.
+    assert.equal(second.base, first.base.replace(/built$/, 'cached'));
+    assert.equal(second.app, first.app.replace(/built$/, 'cached'));
 
-  const appRef = second.app.split(' ')[0]!;
-  const baseRef = second.base.split(' ')[0]!;
-  for (const ref of [baseRef, appRef]) {
-    const info = await docker().getImage(ref).inspect();
-    assert.equal(info.Config.Labels?.[LABEL.owner], '1', `${ref} carries the ownership label`);
-  }
-  const appInfo = await docker().getImage(appRef).inspect();
-  assert.equal(appInfo.Config.User, '10001:10001');
-  assert.equal(appInfo.Config.WorkingDir, '/app');
+    const appRef = second.app.split(' ')[0]!;
+    const baseRef = second.base.split(' ')[0]!;
+    for (const ref of [baseRef, appRef]) {
+      const info = await docker().getImage(ref).inspect();
+      assert.equal(info.Config.Labels?.[LABEL.owner], '1', `${ref} carries the ownership label`);
+    }
+    const appInfo = await docker().getImage(appRef).inspect();
+    assert.equal(appInfo.Config.User, '10001:10001');
+    assert.equal(appInfo.Config.WorkingDir, '/app');
 
-  // One changed byte under stack/ → a new tag.
-  writeFileSync(join(root, 'stack', 'touched-by-test.txt'), 'x');
-  const changed = await ensureAppImage({ root });
-  assert.notEqual(changed.ref, appRef);
-  assert.equal(changed.built, true);
-  await docker().getImage(changed.ref).remove({ force: true });
-});
+    // One changed source file under stack/ → new bundles → a new tag.
+    appendFileSync(join(root, 'stack', 'hub', 'main.ts'), '\n// touched by test\n');
+    const changed = await ensureAppImage({ root });
+    assert.notEqual(changed.ref, appRef);
+    assert.equal(changed.built, true);
+    await docker().getImage(changed.ref).remove({ force: true });
+  },
+);

@@ -16,7 +16,12 @@ const spec = new StackSpecBuilder().hives(1, 0).build();
 test('pause, crash, restart with the same data, logs with stderr', { skip: noEngine, timeout: 180_000 }, async (t) => {
   const rt = await peerRuntime({ only: ['hub'] });
   const t0 = performance.now();
-  const stack = await rt.start(spec, await makeSecrets(), { runId, stackId: 'life', workDir: workDir('life'), healthTimeoutMs: 20_000 });
+  const stack = await rt.start(spec, await makeSecrets(), {
+    runId,
+    stackId: 'life',
+    workDir: workDir('life'),
+    healthTimeoutMs: 20_000,
+  });
   t.diagnostic(`one-container stack started in ${Math.round(performance.now() - t0)} ms`);
   try {
     const hub = stack.service('hub');
@@ -25,7 +30,10 @@ test('pause, crash, restart with the same data, logs with stderr', { skip: noEng
 
     await hub.signal('SIGSTOP');
     assert.match(await hub.describe(), /paused=true/);
-    await assert.rejects(fetch(`${hub.url}/health`, { signal: AbortSignal.timeout(500) }), 'a frozen service does not answer');
+    await assert.rejects(
+      fetch(`${hub.url}/health`, { signal: AbortSignal.timeout(500) }),
+      'a frozen service does not answer',
+    );
     await hub.signal('SIGCONT');
     assert.equal((await getJson(`${hub.url}/health`)).status, 'ok');
 
@@ -51,24 +59,43 @@ test('pause, crash, restart with the same data, logs with stderr', { skip: noEng
   assert.deepEqual(await leftovers('life'), []);
 });
 
-test('a service that exits at start fails start-up with its name and log tail, leaving nothing', { skip: noEngine, timeout: 120_000 }, async () => {
-  const rt = await peerRuntime({ only: ['hub', 'queen'], command: (p) => (p.name === 'queen' ? ['node', '-e', 'console.error("queen: no database here"); process.exit(3)'] : ['node', 'test/docker/fixtures/peer.mjs']) });
-  const dir = workDir('dies');
-  await assert.rejects(
-    rt.start(spec, await makeSecrets(), { runId, stackId: 'dies', workDir: dir, healthTimeoutMs: 20_000 }),
-    (e: Error) => /queen exited before becoming healthy \(exit 3\); last log lines: .*queen: no database here/.test(e.message) && !e.message.includes('\n'),
-  );
-  assert.deepEqual(await leftovers('dies'), []);
-  assert.equal(existsSync(dir), false);
-});
+test(
+  'a service that exits at start fails start-up with its name and log tail, leaving nothing',
+  { skip: noEngine, timeout: 120_000 },
+  async () => {
+    const rt = await peerRuntime({
+      only: ['hub', 'queen'],
+      command: (p) =>
+        p.name === 'queen'
+          ? ['node', '-e', 'console.error("queen: no database here"); process.exit(3)']
+          : ['node', 'test/docker/fixtures/peer.mjs'],
+    });
+    const dir = workDir('dies');
+    await assert.rejects(
+      rt.start(spec, await makeSecrets(), { runId, stackId: 'dies', workDir: dir, healthTimeoutMs: 20_000 }),
+      (e: Error) =>
+        /queen exited before becoming healthy \(exit 3\); last log lines: .*queen: no database here/.test(e.message) &&
+        !e.message.includes('\n'),
+    );
+    assert.deepEqual(await leftovers('dies'), []);
+    assert.equal(existsSync(dir), false);
+  },
+);
 
-test('a service that never answers health fails start-up within the bound', { skip: noEngine, timeout: 120_000 }, async () => {
-  const rt = await peerRuntime({ only: ['hub'], command: () => ['node', '-e', 'console.log("sleeping"); setInterval(() => {}, 1000)'] });
-  const t0 = Date.now();
-  await assert.rejects(
-    rt.start(spec, await makeSecrets(), { runId, stackId: 'mute', workDir: workDir('mute'), healthTimeoutMs: 2000 }),
-    /^Error: docker stack .* did not start: hub never became healthy within 2000 ms \(GET http:\/\/[\d.]+:8000\/health: ECONNREFUSED\); last log lines: sleeping$/,
-  );
-  assert.ok(Date.now() - t0 < 15_000);
-  assert.deepEqual(await leftovers('mute'), []);
-});
+test(
+  'a service that never answers health fails start-up within the bound',
+  { skip: noEngine, timeout: 120_000 },
+  async () => {
+    const rt = await peerRuntime({
+      only: ['hub'],
+      command: () => ['node', '-e', 'console.log("sleeping"); setInterval(() => {}, 1000)'],
+    });
+    const t0 = Date.now();
+    await assert.rejects(
+      rt.start(spec, await makeSecrets(), { runId, stackId: 'mute', workDir: workDir('mute'), healthTimeoutMs: 2000 }),
+      /^Error: docker stack .* did not start: hub never became healthy within 2000 ms \(GET http:\/\/[\d.]+:8000\/health: ECONNREFUSED\); last log lines: sleeping$/,
+    );
+    assert.ok(Date.now() - t0 < 15_000);
+    assert.deepEqual(await leftovers('mute'), []);
+  },
+);

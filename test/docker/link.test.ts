@@ -11,7 +11,9 @@ import { makeSecrets } from '../../lib/stack/secrets.ts';
 import { StackSpecBuilder } from '../../lib/stack/spec.ts';
 import { getJson, leftovers, noEngine, peerRuntime, runId, workDir } from './helpers.ts';
 
-const skip = noEngine || (process.getuid?.() === 0 ? false : 'link shaping needs root (nsenter into container network namespaces)');
+const skip =
+  noEngine ||
+  (process.getuid?.() === 0 ? false : 'link shaping needs root (nsenter into container network namespaces)');
 
 interface Probe {
   ok: boolean;
@@ -22,7 +24,9 @@ interface Probe {
 
 test('latency and bandwidth on queen → hub, and back to normal after', { skip, timeout: 180_000 }, async () => {
   const spec = new StackSpecBuilder().hives(1, 0).build();
-  const stack = await (await peerRuntime({ only: ['hub', 'queen'] })).start(spec, await makeSecrets(), {
+  const stack = await (
+    await peerRuntime({ only: ['hub', 'queen'] })
+  ).start(spec, await makeSecrets(), {
     runId,
     stackId: 'link',
     workDir: workDir('link'),

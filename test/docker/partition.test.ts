@@ -24,7 +24,9 @@ interface Probe {
 
 test('partition cuts established connections both ways, heal restores them', { skip, timeout: 180_000 }, async () => {
   const spec = new StackSpecBuilder().hives(1, 0).build();
-  const stack = await (await peerRuntime({ only: ['hub', 'queen'] })).start(spec, await makeSecrets(), {
+  const stack = await (
+    await peerRuntime({ only: ['hub', 'queen'] })
+  ).start(spec, await makeSecrets(), {
     runId,
     stackId: 'part',
     workDir: workDir('part'),
@@ -33,7 +35,8 @@ test('partition cuts established connections both ways, heal restores them', { s
   try {
     const queen = stack.service('queen');
     const hub = stack.service('hub');
-    const probe = (from: typeof queen, to: string): Promise<Probe> => getJson(`${from.url}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
+    const probe = (from: typeof queen, to: string): Promise<Probe> =>
+      getJson(`${from.url}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
 
     const before = await probe(queen, 'http://hub:8000/health');
     assert.equal(before.ok, true, JSON.stringify(before));
@@ -54,7 +57,10 @@ test('partition cuts established connections both ways, heal restores them', { s
     await heal(stack, p);
     assert.deepEqual(activePartitions(stack), []);
     const pid = (await hub.container.inspect()).State.Pid;
-    assert.doesNotMatch(execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', '-S'], { encoding: 'utf8' }), /rbee-acceptance/);
+    assert.doesNotMatch(
+      execFileSync('nsenter', ['-t', String(pid), '-n', 'iptables', '-S'], { encoding: 'utf8' }),
+      /rbee-acceptance/,
+    );
     assert.equal((await probe(queen, 'http://hub:8000/health')).ok, true, 'traffic flows after heal');
     assert.equal((await probe(hub, 'http://queen:8080/health')).ok, true);
   } finally {
@@ -65,7 +71,9 @@ test('partition cuts established connections both ways, heal restores them', { s
 
 test('a one-way partition stops a → b and keeps b → a', { skip, timeout: 180_000 }, async () => {
   const spec = new StackSpecBuilder().hives(1, 0).build();
-  const stack = await (await peerRuntime({ only: ['hub', 'hive-a'] })).start(spec, await makeSecrets(), {
+  const stack = await (
+    await peerRuntime({ only: ['hub', 'hive-a'] })
+  ).start(spec, await makeSecrets(), {
     runId,
     stackId: 'oneway',
     workDir: workDir('oneway'),
@@ -74,7 +82,8 @@ test('a one-way partition stops a → b and keeps b → a', { skip, timeout: 180
   try {
     const hive = stack.service('hive-a');
     const hub = stack.service('hub');
-    const probe = (from: typeof hive, to: string): Promise<Probe> => getJson(`${from.url}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
+    const probe = (from: typeof hive, to: string): Promise<Probe> =>
+      getJson(`${from.url}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
     assert.equal((await probe(hive, 'http://hub:8000/health')).ok, true);
 
     await partition(stack, 'hive-a', 'hub', { oneWay: true });
@@ -89,34 +98,44 @@ test('a one-way partition stops a → b and keeps b → a', { skip, timeout: 180
   }
 });
 
-test('a hive is cut from a worker in its own container, while other containers still reach the worker', { skip, timeout: 180_000 }, async () => {
-  const spec = new StackSpecBuilder().hives(1, 0).build();
-  const stack = await (await peerRuntime({ only: ['queen', 'hive-a'] })).start(spec, await makeSecrets(), {
-    runId,
-    stackId: 'workercut',
-    workDir: workDir('workercut'),
-    healthTimeoutMs: 20_000,
-  });
-  try {
-    const hive = stack.service('hive-a');
-    const queen = stack.service('queen');
-    const W = 8150;
-    await getJson(`${hive.url}/spawn-peer?port=${W}`);
-    const worker = `http://${hive.ip}:${W}`; // the harness reaches the "worker" at the hive's address
-    await eventually(async () => assert.ok((await fetch(`${worker}/health`)).ok), { within: 5000, what: 'the peer "worker" to answer' });
-    const probe = (from: string, to: string): Promise<Probe> => getJson(`${from}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
-    assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, true, 'hive → worker before');
+test(
+  'a hive is cut from a worker in its own container, while other containers still reach the worker',
+  { skip, timeout: 180_000 },
+  async () => {
+    const spec = new StackSpecBuilder().hives(1, 0).build();
+    const stack = await (
+      await peerRuntime({ only: ['queen', 'hive-a'] })
+    ).start(spec, await makeSecrets(), {
+      runId,
+      stackId: 'workercut',
+      workDir: workDir('workercut'),
+      healthTimeoutMs: 20_000,
+    });
+    try {
+      const hive = stack.service('hive-a');
+      const queen = stack.service('queen');
+      const W = 8150;
+      await getJson(`${hive.url}/spawn-peer?port=${W}`);
+      const worker = `http://${hive.ip}:${W}`; // the harness reaches the "worker" at the hive's address
+      await eventually(async () => assert.ok((await fetch(`${worker}/health`)).ok), {
+        within: 5000,
+        what: 'the peer "worker" to answer',
+      });
+      const probe = (from: string, to: string): Promise<Probe> =>
+        getJson(`${from}/probe?url=${encodeURIComponent(to)}&timeout=1500`);
+      assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, true, 'hive → worker before');
 
-    const p = await partitionWorker(stack, 'hive-a', W);
-    assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, false, 'hive → worker is cut');
-    assert.equal((await probe(worker, 'http://hive-a:9200/health')).ok, false, 'worker → hive is cut');
-    assert.equal((await probe(queen.url, `http://hive-a:${W}/health`)).ok, true, 'queen → worker still works');
-    assert.equal((await probe(queen.url, 'http://hive-a:9200/health')).ok, true, 'queen → hive still works');
+      const p = await partitionWorker(stack, 'hive-a', W);
+      assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, false, 'hive → worker is cut');
+      assert.equal((await probe(worker, 'http://hive-a:9200/health')).ok, false, 'worker → hive is cut');
+      assert.equal((await probe(queen.url, `http://hive-a:${W}/health`)).ok, true, 'queen → worker still works');
+      assert.equal((await probe(queen.url, 'http://hive-a:9200/health')).ok, true, 'queen → hive still works');
 
-    await heal(stack, p);
-    assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, true, 'hive → worker after heal');
-    assert.equal((await probe(worker, 'http://hive-a:9200/health')).ok, true, 'worker → hive after heal');
-  } finally {
-    await stack.stop();
-  }
-});
+      await heal(stack, p);
+      assert.equal((await probe(hive.url, `http://hive-a:${W}/health`)).ok, true, 'hive → worker after heal');
+      assert.equal((await probe(worker, 'http://hive-a:9200/health')).ok, true, 'worker → hive after heal');
+    } finally {
+      await stack.stop();
+    }
+  },
+);

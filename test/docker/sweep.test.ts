@@ -56,29 +56,33 @@ async function exists(kind: 'container' | 'network', id: string): Promise<boolea
   }
 }
 
-test('sweep removes the leftovers of a dead runner and keeps a live runner\'s', { skip: noEngine, timeout: 120_000 }, async () => {
-  const deadDir = workDir('dead-run');
-  const liveDir = workDir('live-run');
-  const dead = await leave('dead', deadPid(), deadDir);
-  const live = await leave('live', process.pid, liveDir);
-  // The dead one is even paused: the sweep must thaw it to remove it.
-  await dead.c.pause();
-  try {
-    const removed = await sweep(docker(), { all: false });
-    assert.ok(removed.includes(`container ${dead.name}`), `removed: ${removed.join(', ')}`);
-    assert.ok(removed.includes(`network ${dead.name}`), `removed: ${removed.join(', ')}`);
-    assert.equal(await exists('container', dead.c.id), false);
-    assert.equal(await exists('network', dead.net.id), false);
-    assert.equal(existsSync(deadDir), false, 'the dead run\'s work dir is gone');
+test(
+  "sweep removes the leftovers of a dead runner and keeps a live runner's",
+  { skip: noEngine, timeout: 120_000 },
+  async () => {
+    const deadDir = workDir('dead-run');
+    const liveDir = workDir('live-run');
+    const dead = await leave('dead', deadPid(), deadDir);
+    const live = await leave('live', process.pid, liveDir);
+    // The dead one is even paused: the sweep must thaw it to remove it.
+    await dead.c.pause();
+    try {
+      const removed = await sweep(docker(), { all: false });
+      assert.ok(removed.includes(`container ${dead.name}`), `removed: ${removed.join(', ')}`);
+      assert.ok(removed.includes(`network ${dead.name}`), `removed: ${removed.join(', ')}`);
+      assert.equal(await exists('container', dead.c.id), false);
+      assert.equal(await exists('network', dead.net.id), false);
+      assert.equal(existsSync(deadDir), false, "the dead run's work dir is gone");
 
-    assert.equal(await exists('container', live.c.id), true, 'a live runner\'s container is kept');
-    assert.equal(await exists('network', live.net.id), true);
-    assert.equal(existsSync(liveDir), true);
-  } finally {
-    await live.c.remove({ force: true }).catch(() => {});
-    await live.net.remove().catch(() => {});
-    await dead.c.unpause().catch(() => {});
-    await dead.c.remove({ force: true }).catch(() => {});
-    await dead.net.remove().catch(() => {});
-  }
-});
+      assert.equal(await exists('container', live.c.id), true, "a live runner's container is kept");
+      assert.equal(await exists('network', live.net.id), true);
+      assert.equal(existsSync(liveDir), true);
+    } finally {
+      await live.c.remove({ force: true }).catch(() => {});
+      await live.net.remove().catch(() => {});
+      await dead.c.unpause().catch(() => {});
+      await dead.c.remove({ force: true }).catch(() => {});
+      await dead.net.remove().catch(() => {});
+    }
+  },
+);

@@ -51,7 +51,10 @@ test('a scenario with an undefined step fails the run and is counted failed', ()
   const dir = fs.mkdtempSync(path.join(root, '.tmp-undefined-'));
   try {
     const feature = path.join(dir, 'undefined.feature');
-    fs.writeFileSync(feature, 'Feature: x\n  Scenario: uses a step nobody wrote\n    Given the bees have learnt to fly backwards\n');
+    fs.writeFileSync(
+      feature,
+      'Feature: x\n  Scenario: uses a step nobody wrote\n    Given the bees have learnt to fly backwards\n',
+    );
     const r = run(['--runtime', 'process', path.relative(root, feature)]);
     assert.notEqual(r.code, 0, r.out);
     assert.match(r.out, /FAILED .*uses a step nobody wrote \[UNDEFINED\]/);

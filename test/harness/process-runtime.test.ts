@@ -19,7 +19,10 @@ test('a service that never becomes healthy fails start-up with its log tail, lea
   const spec = new StackSpecBuilder().hives(1, 0).build();
   await assert.rejects(
     Stack.start(spec, new ProcessRuntime(), { runId, stackId: 'never-healthy', healthTimeoutMs: 1 }),
-    (e: Error) => /^hub never became healthy within 1 ms/.test(e.message) && e.message.includes('last log lines') && !e.message.includes('\n'),
+    (e: Error) =>
+      /^hub never became healthy within 1 ms/.test(e.message) &&
+      e.message.includes('last log lines') &&
+      !e.message.includes('\n'),
   );
   assert.deepEqual(leftovers('never-healthy'), []);
 });

@@ -7,8 +7,14 @@ async function* chunks(...parts: string[]) {
 }
 
 test('events split across chunks, CRLF line endings and comments are parsed', async () => {
-  const r = await readSse(chunks('data: {"a"', ':1}\r\n\r\n: keep-alive\n\n', 'data: {"b":2}\n', '\ndata: [DONE]\n\n'), performance.now());
-  assert.deepEqual(r.events.map((e) => e.data), [{ a: 1 }, { b: 2 }]);
+  const r = await readSse(
+    chunks('data: {"a"', ':1}\r\n\r\n: keep-alive\n\n', 'data: {"b":2}\n', '\ndata: [DONE]\n\n'),
+    performance.now(),
+  );
+  assert.deepEqual(
+    r.events.map((e) => e.data),
+    [{ a: 1 }, { b: 2 }],
+  );
   assert.equal(r.done, true);
   assert.deepEqual(r.malformed, []);
 });

@@ -4,17 +4,49 @@ import { junitXml, xmlEscape } from '../../lib/report/junit.ts';
 import { parseRun } from '../../lib/report/run-model.ts';
 import { stream } from './stream.ts';
 
-const fail = (message: string, exceptionType = 'AssertionError') => ({ status: 'FAILED' as const, message, exceptionType });
-const testcase = (xml: string, name: string) => xml.match(new RegExp(`<testcase [^>]*name="[^"]*${name}[^"]*"[\\s\\S]*?</testcase>`))?.[0] ?? '';
+const fail = (message: string, exceptionType = 'AssertionError') => ({
+  status: 'FAILED' as const,
+  message,
+  exceptionType,
+});
+const testcase = (xml: string, name: string) =>
+  xml.match(new RegExp(`<testcase [^>]*name="[^"]*${name}[^"]*"[\\s\\S]*?</testcase>`))?.[0] ?? '';
 
-const run = parseRun(stream([
-  { name: 'passes', tags: ['@FULL-001', '@p0'], attempts: [{ steps: ['PASSED'] }] },
-  { name: 'flaky one', attempts: [{ steps: [fail('first try broke')], afterAttachments: [{ body: '# Diagnostics: first try\nreplay: x', fileName: 'diagnostics.txt' }] }, { steps: ['PASSED'] }] },
-  { name: 'undefined one', attempts: [{ steps: ['UNDEFINED'] }] },
-  { name: 'pending one', attempts: [{ steps: ['PENDING'] }] },
-  { name: 'product failure', attempts: [{ steps: [fail('expected <a> & "b"')], afterAttachments: [{ body: '## Service logs since the scenario started\nAuthorization: Bearer abcdefghijklmnop', fileName: 'diagnostics.txt' }] }] },
-  { name: 'skipped one', attempts: [{ steps: ['SKIPPED'], before: 'SKIPPED', beforeAttachments: ['skipped: docker only'] }] },
-]));
+const run = parseRun(
+  stream([
+    { name: 'passes', tags: ['@FULL-001', '@p0'], attempts: [{ steps: ['PASSED'] }] },
+    {
+      name: 'flaky one',
+      attempts: [
+        {
+          steps: [fail('first try broke')],
+          afterAttachments: [{ body: '# Diagnostics: first try\nreplay: x', fileName: 'diagnostics.txt' }],
+        },
+        { steps: ['PASSED'] },
+      ],
+    },
+    { name: 'undefined one', attempts: [{ steps: ['UNDEFINED'] }] },
+    { name: 'pending one', attempts: [{ steps: ['PENDING'] }] },
+    {
+      name: 'product failure',
+      attempts: [
+        {
+          steps: [fail('expected <a> & "b"')],
+          afterAttachments: [
+            {
+              body: '## Service logs since the scenario started\nAuthorization: Bearer abcdefghijklmnop',
+              fileName: 'diagnostics.txt',
+            },
+          ],
+        },
+      ],
+    },
+    {
+      name: 'skipped one',
+      attempts: [{ steps: ['SKIPPED'], before: 'SKIPPED', beforeAttachments: ['skipped: docker only'] }],
+    },
+  ]),
+);
 const { xml, totals } = junitXml(run);
 
 test('junit: totals count undefined/pending as errors, flaky as passed, skipped as skipped', () => {
@@ -31,7 +63,10 @@ test('junit: a scenario that passed on retry is a passed testcase with a flakyFa
 });
 
 test('junit: undefined and pending are errors naming the step; product failures are failures with diagnostics in system-out', () => {
-  assert.match(testcase(xml, 'undefined one'), /<error message="Undefined step: &quot;Given a stack with 1 hive of 1 worker&quot;" type="definition">/);
+  assert.match(
+    testcase(xml, 'undefined one'),
+    /<error message="Undefined step: &quot;Given a stack with 1 hive of 1 worker&quot;" type="definition">/,
+  );
   assert.match(testcase(xml, 'pending one'), /<error message="Pending step: [^"]*" type="definition">/);
   const tc = testcase(xml, 'product failure');
   assert.match(tc, /<failure message="AssertionError: expected &lt;a&gt; &amp; &quot;b&quot;" type="product">/);

@@ -26,7 +26,10 @@ test('offline: remote scripts, styles, images, fonts and fetches are found, also
   const html = `<link rel="stylesheet" href="https://cdn.example.com/a.css"><img src="//img.example.com/x.png">
     <script src="data:text/javascript;base64,${b64(js)}"></script><link rel="stylesheet" href="data:text/css;base64,${b64(css)}">`;
   assert.deepEqual(externalLoads(html).sort(), [
-    '<img> //img.example.com/x.png', '<link> https://cdn.example.com/a.css', 'css https://fonts.gstatic.com/x.woff2', 'script fetch(https://collector.example.com/e)',
+    '<img> //img.example.com/x.png',
+    '<link> https://cdn.example.com/a.css',
+    'css https://fonts.gstatic.com/x.woff2',
+    'script fetch(https://collector.example.com/e)',
   ]);
 });
 

@@ -16,7 +16,15 @@ import type { HiveConfig } from '../../stack/hive/config.ts';
 import { HiveStore } from '../../stack/hive/store.ts';
 import { PortAllocator } from '../../stack/hive/ports.ts';
 import { describeExit } from '../../stack/hive/process.ts';
-import { captureLog, eventually, req, sse, startTinyHub, type LogRecord, type TinyHub } from './orchestration-helpers.ts';
+import {
+  captureLog,
+  eventually,
+  req,
+  sse,
+  startTinyHub,
+  type LogRecord,
+  type TinyHub,
+} from './orchestration-helpers.ts';
 
 const FAKE_WORKER = fileURLToPath(new URL('./fixtures/hive-fake-worker.mjs', import.meta.url));
 const TOKEN = 'hive-test-token';
@@ -57,7 +65,10 @@ function config(dir: string, over: Partial<HiveConfig> = {}): HiveConfig {
   };
 }
 
-async function startHive(cfg: HiveConfig, records: LogRecord[] = []): Promise<{ app: HiveApp; url: string; records: LogRecord[] }> {
+async function startHive(
+  cfg: HiveConfig,
+  records: LogRecord[] = [],
+): Promise<{ app: HiveApp; url: string; records: LogRecord[] }> {
   const { log } = captureLog(records);
   const app = createHive(cfg, { log });
   const port = await app.start();
@@ -66,10 +77,21 @@ async function startHive(cfg: HiveConfig, records: LogRecord[] = []): Promise<{ 
 
 describe('worker state machine', () => {
   const allowed: [WorkerState, WorkerState][] = [
-    ['loading', 'idle'], ['idle', 'busy'], ['busy', 'idle'],
-    ['loading', 'stopping'], ['idle', 'stopping'], ['busy', 'stopping'], ['unhealthy', 'stopping'],
-    ['loading', 'crashed'], ['idle', 'crashed'], ['busy', 'crashed'], ['unhealthy', 'crashed'],
-    ['idle', 'unhealthy'], ['busy', 'unhealthy'], ['unhealthy', 'idle'], ['unhealthy', 'busy'],
+    ['loading', 'idle'],
+    ['idle', 'busy'],
+    ['busy', 'idle'],
+    ['loading', 'stopping'],
+    ['idle', 'stopping'],
+    ['busy', 'stopping'],
+    ['unhealthy', 'stopping'],
+    ['loading', 'crashed'],
+    ['idle', 'crashed'],
+    ['busy', 'crashed'],
+    ['unhealthy', 'crashed'],
+    ['idle', 'unhealthy'],
+    ['busy', 'unhealthy'],
+    ['unhealthy', 'idle'],
+    ['unhealthy', 'busy'],
     ['crashed', 'loading'],
   ];
   it('allows exactly the contract arrows', () => {
@@ -101,7 +123,9 @@ describe('port allocation', () => {
     // A port below the ephemeral range that we hold ourselves, inside a range of 20.
     const lo = 20_000 + Math.floor(Math.random() * 9000);
     const blocker = net.createServer();
-    await new Promise<void>((resolve, reject) => blocker.once('error', reject).listen(lo + 1, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve, reject) =>
+      blocker.once('error', reject).listen(lo + 1, '127.0.0.1', () => resolve()),
+    );
     try {
       const ports = new PortAllocator([lo, lo + 20], ['127.0.0.1']);
       const got = new Set<number>();
@@ -148,10 +172,18 @@ describe('hive HTTP API', () => {
     assert.equal(missing.status, 422);
     assert.equal(missing.body.error.code, 'INVALID_REQUEST');
     assert.equal(missing.body.error.field, 'model_ref');
-    const bad = await req('POST', `${hive.url}/v1/workers/spawn`, { model_ref: 'hf:../etc', backend: 'tpu', device: -1 }, AUTH);
+    const bad = await req(
+      'POST',
+      `${hive.url}/v1/workers/spawn`,
+      { model_ref: 'hf:../etc', backend: 'tpu', device: -1 },
+      AUTH,
+    );
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
-    assert.deepEqual(bad.body.error.errors.map((e: { field: string }) => e.field), ['model_ref', 'backend', 'device']);
+    assert.deepEqual(
+      bad.body.error.errors.map((e: { field: string }) => e.field),
+      ['model_ref', 'backend', 'device'],
+    );
     const garbled = await req('POST', `${hive.url}/v1/workers/spawn`, '{"model_ref":', AUTH);
     assert.equal(garbled.status, 400);
     assert.equal(garbled.body.error.code, 'INVALID_JSON');
@@ -159,7 +191,12 @@ describe('hive HTTP API', () => {
   });
 
   it('heartbeat of an unknown worker is 404 WORKER_NOT_FOUND', async () => {
-    const r = await req('POST', `${hive.url}/v1/heartbeat`, { worker_id: 'nobody', timestamp: new Date().toISOString(), health_status: 'healthy' }, AUTH);
+    const r = await req(
+      'POST',
+      `${hive.url}/v1/heartbeat`,
+      { worker_id: 'nobody', timestamp: new Date().toISOString(), health_status: 'healthy' },
+      AUTH,
+    );
     assert.equal(r.status, 404);
     assert.equal(r.body.error.code, 'WORKER_NOT_FOUND');
     assert.ok(r.body.error.correlation_id);
@@ -167,15 +204,32 @@ describe('hive HTTP API', () => {
 
   it('registers an external worker, routes to it, and rejects out-of-order callbacks', async () => {
     const ready = { worker_id: 'ext-1', url: 'http://127.0.0.1:1', model_ref: MODEL, backend: 'cpu', device: 0 };
-    const r = await req('POST', `${hive.url}/v1/workers/ready`, ready, { ...AUTH, 'x-rbee-subject': 'alice', 'x-correlation-id': 'cid-ready' });
+    const r = await req('POST', `${hive.url}/v1/workers/ready`, ready, {
+      ...AUTH,
+      'x-rbee-subject': 'alice',
+      'x-correlation-id': 'cid-ready',
+    });
     assert.equal(r.status, 200);
     const [w] = hive.app.workers.list();
     assert.equal(w?.state, 'idle');
     assert.equal(w?.external, true);
-    assert.ok(hive.records.some((l) => l.event === 'worker.registered' && l.subject === 'alice' && l.correlation_id === 'cid-ready'));
+    assert.ok(
+      hive.records.some(
+        (l) => l.event === 'worker.registered' && l.subject === 'alice' && l.correlation_id === 'cid-ready',
+      ),
+    );
 
-    assert.equal((await req('POST', `${hive.url}/v1/workers/ready`, ready, AUTH)).status, 200, 'repeated ready for an idle worker is a no-op');
-    const none = await req('POST', `${hive.url}/v1/workers/acquire`, { model_ref: 'hf:other/model', job_id: 'j0' }, AUTH);
+    assert.equal(
+      (await req('POST', `${hive.url}/v1/workers/ready`, ready, AUTH)).status,
+      200,
+      'repeated ready for an idle worker is a no-op',
+    );
+    const none = await req(
+      'POST',
+      `${hive.url}/v1/workers/acquire`,
+      { model_ref: 'hf:other/model', job_id: 'j0' },
+      AUTH,
+    );
     assert.equal(none.status, 404);
     assert.equal(none.body.error.code, 'NO_IDLE_WORKER');
 
@@ -190,17 +244,42 @@ describe('hive HTTP API', () => {
     assert.equal(skip.status, 409);
     assert.equal(skip.body.error.code, 'INVALID_STATE_TRANSITION');
 
-    assert.equal((await req('POST', `${hive.url}/v1/workers/release`, { worker_id: 'ext-1', job_id: 'j1' }, AUTH)).status, 200);
+    assert.equal(
+      (await req('POST', `${hive.url}/v1/workers/release`, { worker_id: 'ext-1', job_id: 'j1' }, AUTH)).status,
+      200,
+    );
     assert.equal(hive.app.workers.list()[0]?.state, 'idle');
     const list = await req('GET', `${hive.url}/v1/workers/list`, undefined, AUTH);
-    for (const k of ['worker_id', 'url', 'model_ref', 'backend', 'device', 'state', 'pid', 'started_at_ms', 'last_heartbeat_ms', 'failed_health_checks', 'restart_count', 'external']) {
+    for (const k of [
+      'worker_id',
+      'url',
+      'model_ref',
+      'backend',
+      'device',
+      'state',
+      'pid',
+      'started_at_ms',
+      'last_heartbeat_ms',
+      'failed_health_checks',
+      'restart_count',
+      'external',
+    ]) {
       assert.ok(k in list.body.workers[0], `WorkerInfo has ${k}`);
     }
   });
 
   it('a worker that stops heartbeating becomes unhealthy, then is removed; health turns degraded', async () => {
-    await req('POST', `${hive.url}/v1/workers/ready`, { worker_id: 'ext-silent', url: 'http://127.0.0.1:1', model_ref: MODEL }, AUTH);
-    await eventually(() => hive.app.workers.list().find((w) => w.worker_id === 'ext-silent')?.state === 'unhealthy', 5000, 'unhealthy');
+    await req(
+      'POST',
+      `${hive.url}/v1/workers/ready`,
+      { worker_id: 'ext-silent', url: 'http://127.0.0.1:1', model_ref: MODEL },
+      AUTH,
+    );
+    await eventually(
+      () => hive.app.workers.list().find((w) => w.worker_id === 'ext-silent')?.state === 'unhealthy',
+      5000,
+      'unhealthy',
+    );
     const h = await req('GET', `${hive.url}/v1/health`);
     assert.equal(h.body.status, 'degraded');
     assert.ok(h.body.reasons.some((r: string) => r.includes('ext-silent')));
@@ -214,7 +293,13 @@ describe('model provisioning', () => {
   let hub: TinyHub;
   let hive: { app: HiveApp; url: string; records: LogRecord[] };
   const good = { model_ref: MODEL, aliases: ['tiny'], file: 'tiny.gguf', bytes: randomBytes(300 * 1024) };
-  const broken = { model_ref: 'hf:test-org/broken-GGUF', aliases: [], file: 'broken.gguf', bytes: randomBytes(50 * 1024), sha256: '0'.repeat(64) };
+  const broken = {
+    model_ref: 'hf:test-org/broken-GGUF',
+    aliases: [],
+    file: 'broken.gguf',
+    bytes: randomBytes(50 * 1024),
+    sha256: '0'.repeat(64),
+  };
   before(async () => {
     dir = tmpdir();
     hub = await startTinyHub([good, broken]);
@@ -243,10 +328,15 @@ describe('model provisioning', () => {
     for (const s of [live, late]) {
       assert.equal(s.done, true);
       assert.deepEqual([s.events[0].stage, s.events.at(-1).stage], ['started', 'complete']);
-      assert.ok(s.events.every((e) => e.download_id === id && e.model_ref === MODEL), 'ids on every event');
+      assert.ok(
+        s.events.every((e) => e.download_id === id && e.model_ref === MODEL),
+        'ids on every event',
+      );
       const fractions = s.events.filter((e) => e.stage === 'downloading').map((e) => e.fraction as number);
       assert.ok(fractions.length >= 3, `several progress events (${fractions.length})`);
-      fractions.forEach((f, i) => assert.ok(f > 0 && f <= 1 && (i === 0 || f > fractions[i - 1]!), `fraction ${f} at ${i}`));
+      fractions.forEach((f, i) =>
+        assert.ok(f > 0 && f <= 1 && (i === 0 || f > fractions[i - 1]!), `fraction ${f} at ${i}`),
+      );
       assert.equal(fractions.at(-1), 1);
     }
     assert.deepEqual(late.events, live.events);
@@ -267,7 +357,10 @@ describe('model provisioning', () => {
     assert.equal(last.stage, 'error');
     assert.equal(last.code, 'MODEL_CHECKSUM_MISMATCH');
     assert.equal(s.done, true);
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'models')).filter((f) => f.startsWith('broken')), []);
+    assert.deepEqual(
+      fs.readdirSync(path.join(dir, 'models')).filter((f) => f.startsWith('broken')),
+      [],
+    );
     assert.ok(!hive.app.provisioner.catalog.has(broken.model_ref));
     assert.ok(hive.records.some((l) => l.event === 'model.download.failed'));
   });
@@ -302,7 +395,10 @@ describe('corrupt database', () => {
       const corrupt = hive.records.find((l) => l.event === 'catalog.corrupt');
       assert.ok(corrupt, 'catalog.corrupt logged');
       assert.match(String(corrupt.sqlite_error), /SQLITE_NOTADB|not a database/);
-      assert.ok(fs.readdirSync(dir).some((f) => f.startsWith('hive.db.corrupt-')), 'moved aside');
+      assert.ok(
+        fs.readdirSync(dir).some((f) => f.startsWith('hive.db.corrupt-')),
+        'moved aside',
+      );
       const h = await req('GET', `${hive.url}/v1/health`);
       assert.equal(h.body.status, 'degraded');
       assert.match(h.body.reasons[0], /corrupt/);
@@ -321,7 +417,13 @@ describe('corrupt database', () => {
     const db = path.join(dir, 'hive.db');
     const { log, records } = captureLog();
     const store = new HiveStore(db, log);
-    const models = Array.from({ length: 5 }, (_, i) => ({ model_ref: `hf:o/m${i}`, local_path: `/x/${i}`, size_bytes: i, sha256: 'ab', downloaded_at: 'now' }));
+    const models = Array.from({ length: 5 }, (_, i) => ({
+      model_ref: `hf:o/m${i}`,
+      local_path: `/x/${i}`,
+      size_bytes: i,
+      sha256: 'ab',
+      downloaded_at: 'now',
+    }));
     store.setSnapshotSource(() => ({ workers: [], models }));
     for (const m of models) store.putModel(m);
     fs.writeFileSync(db, randomBytes(16384)); // same inode, contents destroyed
@@ -341,7 +443,10 @@ describe('corrupt database', () => {
     a.close();
     const b = new HiveStore(db, captureLog().log);
     assert.equal(b.degradedReason, null);
-    assert.deepEqual(b.loadModels().map((m) => m.model_ref), [MODEL]);
+    assert.deepEqual(
+      b.loadModels().map((m) => m.model_ref),
+      [MODEL],
+    );
     b.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -352,14 +457,20 @@ describe('worker processes', () => {
   let hub: TinyHub;
   before(async () => {
     dir = tmpdir();
-    hub = await startTinyHub([{ model_ref: MODEL, aliases: [], file: 'tiny.gguf', bytes: randomBytes(10_000) }], { pauseMs: 0 });
+    hub = await startTinyHub([{ model_ref: MODEL, aliases: [], file: 'tiny.gguf', bytes: randomBytes(10_000) }], {
+      pauseMs: 0,
+    });
   });
   after(async () => {
     await hub.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function withHive(over: Partial<HiveConfig>, env: Record<string, string>, fn: (h: { app: HiveApp; url: string; records: LogRecord[] }) => Promise<void>) {
+  async function withHive(
+    over: Partial<HiveConfig>,
+    env: Record<string, string>,
+    fn: (h: { app: HiveApp; url: string; records: LogRecord[] }) => Promise<void>,
+  ) {
     const saved = { ...process.env };
     Object.assign(process.env, env); // the hive passes its environment on to the workers it starts
     const h = await startHive(config(fs.mkdtempSync(path.join(dir, 'h-')), { hubUrl: hub.url, ...over }));
@@ -371,7 +482,8 @@ describe('worker processes', () => {
     }
   }
 
-  const spawn = (url: string) => req('POST', `${url}/v1/workers/spawn`, { model_ref: MODEL, backend: 'cpu', device: 0 }, AUTH);
+  const spawn = (url: string) =>
+    req('POST', `${url}/v1/workers/spawn`, { model_ref: MODEL, backend: 'cpu', device: 0 }, AUTH);
 
   it('spawn → loading → idle; a SIGKILL is a crash: logged with the signal, counted, removed', async () => {
     await withHive({}, { FAKE_WORKER_MODE: 'normal' }, async ({ app, url, records }) => {
@@ -379,9 +491,17 @@ describe('worker processes', () => {
       assert.equal(r.status, 200);
       assert.equal(r.body.state, 'loading');
       const id = r.body.worker_id as string;
-      const w = await eventually(() => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'), 8000, 'idle');
+      const w = await eventually(
+        () => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'),
+        8000,
+        'idle',
+      );
       assert.ok(w.pid && w.pid > 0);
-      assert.ok(records.some((l) => l.event === 'worker.spawned' && l.worker_id === id && l.pid === w.pid && typeof l.port === 'number'));
+      assert.ok(
+        records.some(
+          (l) => l.event === 'worker.spawned' && l.worker_id === id && l.pid === w.pid && typeof l.port === 'number',
+        ),
+      );
       assert.ok(records.some((l) => l.event === 'worker.ready' && l.worker_id === id));
       process.kill(w.pid!, 'SIGKILL');
       await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 3000, 'removed');
@@ -396,28 +516,44 @@ describe('worker processes', () => {
   });
 
   it('under on-crash a crashed worker comes back with the same id and restart_count+1', async () => {
-    await withHive({ restartPolicy: 'on-crash', maxRestarts: 1 }, { FAKE_WORKER_MODE: 'normal' }, async ({ app, url, records }) => {
-      const id = (await spawn(url)).body.worker_id as string;
-      const first = await eventually(() => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'), 8000, 'idle');
-      process.kill(first.pid!, 'SIGKILL');
-      const again = await eventually(() => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle' && x.restart_count === 1), 8000, 'restarted');
-      assert.notEqual(again.pid, first.pid);
-      assert.ok(records.some((l) => l.event === 'worker.restarted' && l.worker_id === id && l.restart_count === 1));
-      assert.match((await req('GET', `${url}/metrics`)).body, /^rbee_hive_worker_restarts_total 1$/m);
-      process.kill(again.pid!, 'SIGKILL'); // limit reached: removed
-      await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 3000, 'removed after the limit');
-    });
+    await withHive(
+      { restartPolicy: 'on-crash', maxRestarts: 1 },
+      { FAKE_WORKER_MODE: 'normal' },
+      async ({ app, url, records }) => {
+        const id = (await spawn(url)).body.worker_id as string;
+        const first = await eventually(
+          () => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'),
+          8000,
+          'idle',
+        );
+        process.kill(first.pid!, 'SIGKILL');
+        const again = await eventually(
+          () => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle' && x.restart_count === 1),
+          8000,
+          'restarted',
+        );
+        assert.notEqual(again.pid, first.pid);
+        assert.ok(records.some((l) => l.event === 'worker.restarted' && l.worker_id === id && l.restart_count === 1));
+        assert.match((await req('GET', `${url}/metrics`)).body, /^rbee_hive_worker_restarts_total 1$/m);
+        process.kill(again.pid!, 'SIGKILL'); // limit reached: removed
+        await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 3000, 'removed after the limit');
+      },
+    );
   });
 
   it('a worker that dies while loading is a spawn failure, with the cause', async () => {
-    await withHive({ restartPolicy: 'on-crash' }, { FAKE_WORKER_MODE: 'exit-at-start' }, async ({ app, url, records }) => {
-      const id = (await spawn(url)).body.worker_id as string;
-      await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 5000, 'removed');
-      const failed = records.find((l) => l.event === 'worker.spawn_failed' && l.worker_id === id);
-      assert.equal(failed?.exit_code, 3);
-      assert.equal(app.workers.recentlyRemoved.at(-1)?.reason, 'spawn failed: worker exited with code 3');
-      assert.ok(!records.some((l) => l.event === 'worker.restarted'), 'a first start that fails is not restarted');
-    });
+    await withHive(
+      { restartPolicy: 'on-crash' },
+      { FAKE_WORKER_MODE: 'exit-at-start' },
+      async ({ app, url, records }) => {
+        const id = (await spawn(url)).body.worker_id as string;
+        await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 5000, 'removed');
+        const failed = records.find((l) => l.event === 'worker.spawn_failed' && l.worker_id === id);
+        assert.equal(failed?.exit_code, 3);
+        assert.equal(app.workers.recentlyRemoved.at(-1)?.reason, 'spawn failed: worker exited with code 3');
+        assert.ok(!records.some((l) => l.event === 'worker.restarted'), 'a first start that fails is not restarted');
+      },
+    );
   });
 
   it('a worker held busy whose job never ran is taken back after the lease grace', async () => {
@@ -433,17 +569,27 @@ describe('worker processes', () => {
   });
 
   it('a worker stuck loading is killed after the loading timeout', async () => {
-    await withHive({ workerLoadingTimeoutMs: 500 }, { FAKE_WORKER_MODE: 'never-ready' }, async ({ app, url, records }) => {
-      const id = (await spawn(url)).body.worker_id as string;
-      await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 5000, 'removed');
-      assert.ok(records.some((l) => l.event === 'worker.killed' && l.worker_id === id && /loading/.test(String(l.reason))));
-    });
+    await withHive(
+      { workerLoadingTimeoutMs: 500 },
+      { FAKE_WORKER_MODE: 'never-ready' },
+      async ({ app, url, records }) => {
+        const id = (await spawn(url)).body.worker_id as string;
+        await eventually(() => !app.workers.list().some((x) => x.worker_id === id), 5000, 'removed');
+        assert.ok(
+          records.some((l) => l.event === 'worker.killed' && l.worker_id === id && /loading/.test(String(l.reason))),
+        );
+      },
+    );
   });
 
   it('shutdown stops the process; capacity is enforced with 507', async () => {
     await withHive({ maxWorkers: 1 }, { FAKE_WORKER_MODE: 'normal' }, async ({ app, url }) => {
       const id = (await spawn(url)).body.worker_id as string;
-      const w = await eventually(() => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'), 8000, 'idle');
+      const w = await eventually(
+        () => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'),
+        8000,
+        'idle',
+      );
       const full = await spawn(url);
       assert.equal(full.status, 507);
       assert.equal(full.body.error.code, 'INSUFFICIENT_RESOURCES');

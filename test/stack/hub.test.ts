@@ -12,7 +12,14 @@ import { memoryLogger, startTs } from './proc-helpers.ts';
 
 const MiB = 1024 * 1024;
 const TINY = DEFAULT_MODELS[0]!;
-const SMALL: ModelSpec = { model_ref: 'test:acme/small', aliases: ['small'], file: 'small.gguf', size_bytes: 200_000, vram_bytes: 1000, layers: 2 };
+const SMALL: ModelSpec = {
+  model_ref: 'test:acme/small',
+  aliases: ['small'],
+  file: 'small.gguf',
+  size_bytes: 200_000,
+  vram_bytes: 1000,
+  layers: 2,
+};
 
 interface Download {
   status: number;
@@ -37,12 +44,26 @@ async function download(url: string, headers: Record<string, string> = {}, metho
   } catch (e) {
     error = (e as Error).message;
   }
-  return { status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks), error, ms: performance.now() - t0, firstByteMs };
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: Buffer.concat(chunks),
+    error,
+    ms: performance.now() - t0,
+    firstByteMs,
+  };
 }
 
 describe('catalogue', () => {
   it('has the agreed default models', () => {
-    const table = DEFAULT_MODELS.map((m) => [m.model_ref, m.aliases.join(','), m.file, m.size_bytes / MiB, m.vram_bytes / MiB, m.layers]);
+    const table = DEFAULT_MODELS.map((m) => [
+      m.model_ref,
+      m.aliases.join(','),
+      m.file,
+      m.size_bytes / MiB,
+      m.vram_bytes / MiB,
+      m.layers,
+    ]);
     assert.deepEqual(table, [
       ['hf:TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF', 'tinyllama', 'tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf', 2, 8, 22],
       ['hf:TheBloke/phi-2-GGUF', 'phi-2', 'phi-2.Q4_K_M.gguf', 3, 16, 32],
@@ -75,15 +96,34 @@ describe('catalogue', () => {
     assert.equal(cat.resolve('tinyllama')?.model_ref, TINY.model_ref);
     assert.equal(cat.resolve(TINY.model_ref)?.file, TINY.file);
     assert.equal(cat.resolve('nope'), undefined);
-    assert.equal(downloadPath(TINY), '/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF/resolve/main/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf');
+    assert.equal(
+      downloadPath(TINY),
+      '/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF/resolve/main/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf',
+    );
   });
 
   it('HUB_EXTRA_MODELS_JSON adds entries (layers default 32, aliases default []) and may override a default', () => {
-    const extra = parseExtraModels(JSON.stringify([
-      { model_ref: 'hf:me/extra-GGUF', file: 'extra.gguf', size_bytes: 8192, vram_bytes: 1024 },
-      { model_ref: TINY.model_ref, aliases: ['tinyllama'], file: TINY.file, size_bytes: 4096 * 3, vram_bytes: 5, layers: 3 },
-    ]));
-    assert.deepEqual(extra[0], { model_ref: 'hf:me/extra-GGUF', aliases: [], file: 'extra.gguf', size_bytes: 8192, vram_bytes: 1024, layers: 32 });
+    const extra = parseExtraModels(
+      JSON.stringify([
+        { model_ref: 'hf:me/extra-GGUF', file: 'extra.gguf', size_bytes: 8192, vram_bytes: 1024 },
+        {
+          model_ref: TINY.model_ref,
+          aliases: ['tinyllama'],
+          file: TINY.file,
+          size_bytes: 4096 * 3,
+          vram_bytes: 5,
+          layers: 3,
+        },
+      ]),
+    );
+    assert.deepEqual(extra[0], {
+      model_ref: 'hf:me/extra-GGUF',
+      aliases: [],
+      file: 'extra.gguf',
+      size_bytes: 8192,
+      vram_bytes: 1024,
+      layers: 32,
+    });
     const cat = new Catalog([...DEFAULT_MODELS, ...extra]);
     assert.equal(cat.list().length, 8);
     assert.equal(cat.resolve('tinyllama')?.vram_bytes, 5);
@@ -126,7 +166,16 @@ describe('parseRange', () => {
     assert.deepEqual(parseRange('bytes=999-999', size), { kind: 'partial', start: 999, end: 999 });
   });
   it('unsatisfiable or unsupported → 416', () => {
-    for (const h of ['bytes=1000-', 'bytes=5-4', 'bytes=-0', 'bytes=-', 'bytes=0-1,5-6', 'items=0-1', 'bytes=a-b', 'garbage']) {
+    for (const h of [
+      'bytes=1000-',
+      'bytes=5-4',
+      'bytes=-0',
+      'bytes=-',
+      'bytes=0-1,5-6',
+      'items=0-1',
+      'bytes=a-b',
+      'garbage',
+    ]) {
       assert.equal(parseRange(h, size).kind, 'unsatisfiable', h);
     }
   });
@@ -167,7 +216,11 @@ describe('hub HTTP (in-process)', () => {
   });
 
   async function json(method: string, path: string, body?: unknown) {
-    const res = await request(base + path, { method: method as 'GET', headers: body ? { 'content-type': 'application/json' } : {}, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await request(base + path, {
+      method: method as 'GET',
+      headers: body ? { 'content-type': 'application/json' } : {},
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.statusCode, body: (await res.body.json()) as any };
   }
 
@@ -180,7 +233,8 @@ describe('hub HTTP (in-process)', () => {
     assert.equal(status, 200);
     assert.equal(body.models.length, 8);
     for (const m of body.models) {
-      for (const k of ['model_ref', 'aliases', 'file', 'size_bytes', 'sha256', 'vram_bytes', 'layers']) assert.ok(k in m, `${k} in ${m.file}`);
+      for (const k of ['model_ref', 'aliases', 'file', 'size_bytes', 'sha256', 'vram_bytes', 'layers'])
+        assert.ok(k in m, `${k} in ${m.file}`);
       assert.match(m.sha256, /^[0-9a-f]{64}$/);
     }
   });
@@ -223,7 +277,10 @@ describe('hub HTTP (in-process)', () => {
   });
 
   it('404 MODEL_NOT_FOUND for an unknown file or a file under the wrong repo', async () => {
-    for (const path of ['/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF/resolve/main/nope.gguf', `/Other/Repo/resolve/main/${TINY.file}`]) {
+    for (const path of [
+      '/TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF/resolve/main/nope.gguf',
+      `/Other/Repo/resolve/main/${TINY.file}`,
+    ]) {
       const d = await download(base + path);
       assert.equal(d.status, 404, path);
       assert.equal(JSON.parse(d.body.toString()).error.code, 'MODEL_NOT_FOUND');
@@ -291,7 +348,10 @@ describe('hub HTTP (in-process)', () => {
     assert.equal((await json('POST', '/_faults', { fail_after_bytes: 1 })).status, 422);
     const bad = await json('POST', '/_faults', { file: 'nope.gguf', fail_after_bytes: -1 });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.body.error.errors.map((e: any) => e.field), ['file', 'fail_after_bytes']);
+    assert.deepEqual(
+      bad.body.error.errors.map((e: any) => e.field),
+      ['file', 'fail_after_bytes'],
+    );
     assert.equal((await json('POST', '/_faults', { file: SMALL.file })).status, 400);
     await json('POST', '/_faults', { file: SMALL.file, corrupt: true });
     await json('POST', '/_faults', { file: TINY.file, corrupt: true });
@@ -325,7 +385,10 @@ describe('hub throttling', () => {
 
   it('throttles each of two concurrent downloads at the same rate', async () => {
     const t0 = performance.now();
-    const [a, b] = await Promise.all([download(base + downloadPath(SMALL)), download(base + downloadPath(SMALL), { range: 'bytes=0-99999' })]);
+    const [a, b] = await Promise.all([
+      download(base + downloadPath(SMALL)),
+      download(base + downloadPath(SMALL), { range: 'bytes=0-99999' }),
+    ]);
     assert.equal(a.body.length, SMALL.size_bytes);
     assert.equal(b.body.length, 100_000);
     assert.ok(b.ms >= 200 && b.ms < a.ms, `ranged half took ${b.ms.toFixed(0)} ms, full ${a.ms.toFixed(0)} ms`);
@@ -335,7 +398,10 @@ describe('hub throttling', () => {
 
 describe('hub process (stack/hub/main.ts)', () => {
   it('HUB_PORT=0 binds a free port and logs it; SIGTERM exits 0', async () => {
-    const child = startTs('stack/hub/main.ts', [], { HUB_PORT: '0', HUB_EXTRA_MODELS_JSON: JSON.stringify([{ ...SMALL, aliases: undefined }]) });
+    const child = startTs('stack/hub/main.ts', [], {
+      HUB_PORT: '0',
+      HUB_EXTRA_MODELS_JSON: JSON.stringify([{ ...SMALL, aliases: undefined }]),
+    });
     try {
       const line = await child.waitFor((l) => l.event === 'service.listening');
       assert.equal(line.service, 'hub');

@@ -10,8 +10,17 @@ export type LogRecord = LogFields & { level: string; msg: string };
 
 export function captureLog(records: LogRecord[] = []): { log: Logger; records: LogRecord[] } {
   const make = (base: LogFields): Logger => {
-    const write = (level: string) => (msg: string, f: LogFields = {}) => void records.push({ level, msg, ...base, ...f });
-    return { info: write('info'), warn: write('warn'), error: write('error'), debug: write('debug'), child: (f) => make({ ...base, ...f }) };
+    const write =
+      (level: string) =>
+      (msg: string, f: LogFields = {}) =>
+        void records.push({ level, msg, ...base, ...f });
+    return {
+      info: write('info'),
+      warn: write('warn'),
+      error: write('error'),
+      debug: write('debug'),
+      child: (f) => make({ ...base, ...f }),
+    };
   };
   return { log: make({}), records };
 }
@@ -32,19 +41,29 @@ export interface TinyHub {
 }
 
 /** A model hub serving `models`, each file in small chunks with a pause between them (so progress shows). */
-export async function startTinyHub(models: TestModel[], o: { chunk?: number; pauseMs?: number } = {}): Promise<TinyHub> {
+export async function startTinyHub(
+  models: TestModel[],
+  o: { chunk?: number; pauseMs?: number } = {},
+): Promise<TinyHub> {
   const gets = new Map<string, number>();
   const chunk = o.chunk ?? 16 * 1024;
   const server = http.createServer(async (req, res) => {
     const url = req.url ?? '/';
     if (url === '/api/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({
-        models: models.map((m) => ({
-          model_ref: m.model_ref, aliases: m.aliases, file: m.file, size_bytes: m.bytes.length,
-          sha256: m.sha256 ?? createHash('sha256').update(m.bytes).digest('hex'), vram_bytes: 1024, layers: 4,
-        })),
-      }));
+      res.end(
+        JSON.stringify({
+          models: models.map((m) => ({
+            model_ref: m.model_ref,
+            aliases: m.aliases,
+            file: m.file,
+            size_bytes: m.bytes.length,
+            sha256: m.sha256 ?? createHash('sha256').update(m.bytes).digest('hex'),
+            vram_bytes: 1024,
+            layers: 4,
+          })),
+        }),
+      );
       return;
     }
     const m = models.find((x) => url === `/${x.model_ref.slice(x.model_ref.indexOf(':') + 1)}/resolve/main/${x.file}`);
@@ -65,10 +84,11 @@ export async function startTinyHub(models: TestModel[], o: { chunk?: number; pau
   return {
     url: `http://127.0.0.1:${port}`,
     gets,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -78,7 +98,12 @@ export interface Res {
   body: any;
 }
 
-export async function req(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Res> {
+export async function req(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Res> {
   const r = await fetch(url, {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -95,7 +120,12 @@ export async function req(method: string, url: string, body?: unknown, headers: 
 }
 
 /** Read a whole SSE response: the JSON events, and whether `[DONE]` ended it. */
-export async function sse(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; events: any[]; done: boolean; headers: Headers; raw: string }> {
+export async function sse(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; events: any[]; done: boolean; headers: Headers; raw: string }> {
   const r = await fetch(url, {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -105,7 +135,11 @@ export async function sse(method: string, url: string, body?: unknown, headers: 
   const events: any[] = [];
   let done = false;
   for (const block of raw.split(/\n\n/)) {
-    const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+    const data = block
+      .split('\n')
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trim())
+      .join('\n');
     if (!data) continue;
     if (data === '[DONE]') done = true;
     else events.push(JSON.parse(data));
@@ -113,7 +147,11 @@ export async function sse(method: string, url: string, body?: unknown, headers: 
   return { status: r.status, events, done, headers: r.headers, raw };
 }
 
-export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, within = 5000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  within = 5000,
+  what = 'condition',
+): Promise<T> {
   const until = Date.now() + within;
   let last: unknown;
   for (;;) {
@@ -137,7 +175,11 @@ export interface ServiceProcess {
 }
 
 /** Start a stack service (`stack/<name>/main.ts`) as a child process; resolves once it logged its port. */
-export async function startService(entry: string, env: Record<string, string>, timeoutMs = 20_000): Promise<ServiceProcess> {
+export async function startService(
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+): Promise<ServiceProcess> {
   const { spawn } = await import('node:child_process');
   const root = new URL('../../', import.meta.url).pathname;
   const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
@@ -147,7 +189,9 @@ export async function startService(entry: string, env: Record<string, string>, t
   });
   const lines: Record<string, any>[] = [];
   let stderr = '';
-  const exited = new Promise<{ code: number | null; signal: string | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    proc.once('exit', (code, signal) => r({ code, signal })),
+  );
   let buf = '';
   let onLine: (l: Record<string, any>) => void = () => {};
   proc.stdout!.setEncoding('utf8').on('data', (c: string) => {

@@ -17,7 +17,10 @@ export interface CapturedLog {
 
 /** A logger that records instead of printing (tests assert on events, output stays clean). */
 export function memoryLogger(sink: CapturedLog[] = [], base: LogFields = {}): Logger & { records: CapturedLog[] } {
-  const rec = (level: string) => (msg: string, fields: LogFields = {}) => void sink.push({ level, msg, fields: { ...base, ...fields } });
+  const rec =
+    (level: string) =>
+    (msg: string, fields: LogFields = {}) =>
+      void sink.push({ level, msg, fields: { ...base, ...fields } });
   return {
     records: sink,
     info: rec('info'),
@@ -32,7 +35,13 @@ export function memoryLogger(sink: CapturedLog[] = [], base: LogFields = {}): Lo
 export function parseSse(text: string): unknown[] {
   return text
     .split('\n\n')
-    .map((block) => block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
+    .map((block) =>
+      block
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trimStart())
+        .join('\n'),
+    )
     .filter((d) => d !== '')
     .map((d) => (d === '[DONE]' ? '[DONE]' : JSON.parse(d)));
 }
@@ -55,7 +64,10 @@ export function startTs(entry: string, args: string[], env: Record<string, strin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  const waiters: Array<{
+    pred: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
   let err = '';
   let buf = '';
   proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -80,7 +92,10 @@ export function startTs(entry: string, args: string[], env: Record<string, strin
     }
   });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exit = once(proc, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exit = once(proc, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   return {
     proc,
     lines,
@@ -90,9 +105,20 @@ export function startTs(entry: string, args: string[], env: Record<string, strin
       const seen = lines.find(pred);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${err}; stdout: ${JSON.stringify(lines.slice(-5))}`)), timeoutMs);
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`timed out waiting for a log line; stderr: ${err}; stdout: ${JSON.stringify(lines.slice(-5))}`),
+            ),
+          timeoutMs,
+        );
         waiters.push({ pred, resolve: (l) => (clearTimeout(t), resolve(l)) });
-        void exit.then(() => setTimeout(() => (clearTimeout(t), reject(new Error(`process exited before the log line; stderr: ${err}`))), 50));
+        void exit.then(() =>
+          setTimeout(
+            () => (clearTimeout(t), reject(new Error(`process exited before the log line; stderr: ${err}`))),
+            50,
+          ),
+        );
       });
     },
   };
@@ -119,7 +145,13 @@ export async function startFakeHive(): Promise<FakeHive> {
       } catch {
         parsed = body;
       }
-      hive.requests.push({ method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization, body: parsed, at: Date.now() });
+      hive.requests.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        auth: req.headers.authorization,
+        body: parsed,
+        at: Date.now(),
+      });
       const status = req.url === '/v1/workers/ready' ? hive.readyStatus : 200;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(status < 300 ? '{}' : JSON.stringify({ error: { code: 'REJECTED', message: 'test says no' } }));
@@ -137,7 +169,11 @@ export async function startFakeHive(): Promise<FakeHive> {
   return hive;
 }
 
-export async function until(pred: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function until(
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

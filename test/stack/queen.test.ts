@@ -19,7 +19,15 @@ import { QueenStore } from '../../stack/queen/store.ts';
 import { createQueen, type QueenApp } from '../../stack/queen/app.ts';
 import type { QueenConfig } from '../../stack/queen/config.ts';
 import { HttpError } from '../../stack/shared/http.ts';
-import { captureLog, eventually, req, sse, startService, type LogRecord, type ServiceProcess } from './orchestration-helpers.ts';
+import {
+  captureLog,
+  eventually,
+  req,
+  sse,
+  startService,
+  type LogRecord,
+  type ServiceProcess,
+} from './orchestration-helpers.ts';
 
 const TOKEN = 'queen-test-token';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -68,12 +76,18 @@ describe('circuit breaker', () => {
 });
 
 describe('hive choice', () => {
-  const h = (node_name: string, busy: number, extra: Partial<{ available: boolean; circuit: 'closed' | 'open' | 'half_open' }> = {}) =>
-    ({ node_name, busy, available: true, circuit: 'closed' as const, ...extra });
+  const h = (
+    node_name: string,
+    busy: number,
+    extra: Partial<{ available: boolean; circuit: 'closed' | 'open' | 'half_open' }> = {},
+  ) => ({ node_name, busy, available: true, circuit: 'closed' as const, ...extra });
   it('fewest busy workers first, ties by name', () => {
     assert.equal(chooseHive([h('b', 1), h('a', 2), h('c', 0)])?.node_name, 'c');
     assert.equal(chooseHive([h('b', 1), h('a', 1)])?.node_name, 'a');
-    assert.deepEqual(rankHives([h('c', 1), h('b', 0), h('a', 1)]).map((x) => x.node_name), ['b', 'a', 'c']);
+    assert.deepEqual(
+      rankHives([h('c', 1), h('b', 0), h('a', 1)]).map((x) => x.node_name),
+      ['b', 'a', 'c'],
+    );
   });
   it('skips hives whose circuit is open or that are unavailable; half-open may take a trial', () => {
     assert.equal(chooseHive([h('a', 0, { circuit: 'open' }), h('b', 5)])?.node_name, 'b');
@@ -91,13 +105,22 @@ describe('task validation', () => {
     assert.deepEqual([typed.status, typed.extra.field], [422, 'max_tokens']);
   });
   it('400 VALIDATION_FAILED lists every out-of-range field', () => {
-    const e = thrown(() => validateTask({ model: MODEL, prompt: '', max_tokens: 0, temperature: 3, stop: ['a', 'b', 'c', 'd', 'e'] }));
+    const e = thrown(() =>
+      validateTask({ model: MODEL, prompt: '', max_tokens: 0, temperature: 3, stop: ['a', 'b', 'c', 'd', 'e'] }),
+    );
     assert.equal(e.status, 400);
     assert.equal(e.code, 'VALIDATION_FAILED');
-    assert.deepEqual((e.extra.errors as { field: string }[]).map((x) => x.field), ['prompt', 'max_tokens', 'temperature', 'stop']);
+    assert.deepEqual(
+      (e.extra.errors as { field: string }[]).map((x) => x.field),
+      ['prompt', 'max_tokens', 'temperature', 'stop'],
+    );
   });
   it('accepts a good request', () => {
-    assert.equal(validateTask({ model: 'tinyllama', prompt: 'hi', max_tokens: 2048, temperature: 0, seed: 1, stop: ['x'] }).max_tokens, 2048);
+    assert.equal(
+      validateTask({ model: 'tinyllama', prompt: 'hi', max_tokens: 2048, temperature: 0, seed: 1, stop: ['x'] })
+        .max_tokens,
+      2048,
+    );
   });
 });
 
@@ -105,8 +128,18 @@ describe('hive availability', () => {
   it('available on heartbeat, unavailable after the timeout or when the circuit opens', () => {
     let now = 10_000;
     const { log } = captureLog();
-    const reg = new HiveRegistry({ hiveTimeoutMs: 1000, cbFailures: 2, cbCooldownMs: 500 }, new QueenStore(undefined, log), log, () => now);
-    const h = reg.heartbeat('hive-a', 'http://h:1/', [{ worker_id: 'w', url: 'u', model_ref: MODEL, state: 'busy' }], log);
+    const reg = new HiveRegistry(
+      { hiveTimeoutMs: 1000, cbFailures: 2, cbCooldownMs: 500 },
+      new QueenStore(undefined, log),
+      log,
+      () => now,
+    );
+    const h = reg.heartbeat(
+      'hive-a',
+      'http://h:1/',
+      [{ worker_id: 'w', url: 'u', model_ref: MODEL, state: 'busy' }],
+      log,
+    );
     assert.equal(h.url, 'http://h:1');
     assert.equal(reg.status(h), 'available');
     assert.equal(reg.candidate(h).busy, 1);
@@ -149,7 +182,13 @@ describe('registry storage', () => {
     assert.ok(records.some((l) => l.event === 'store.recovered'));
     a.close();
     const b = new QueenStore(db, log);
-    assert.deepEqual(b.load().map((r) => r.node_name).sort(), ['h1', 'h2']);
+    assert.deepEqual(
+      b
+        .load()
+        .map((r) => r.node_name)
+        .sort(),
+      ['h1', 'h2'],
+    );
     b.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -168,16 +207,29 @@ describe('registry storage', () => {
     const store = new QueenStore(db, log);
     const reg = new HiveRegistry({ hiveTimeoutMs: 1000, cbFailures: 3, cbCooldownMs: 500 }, store, log);
     reg.load();
-    assert.deepEqual(reg.all().map((h) => h.node_name), []);
+    assert.deepEqual(
+      reg.all().map((h) => h.node_name),
+      [],
+    );
     reg.heartbeat('new', 'http://new', [], log);
     assert.equal(store.flush(), false);
     fs.rmSync(sub);
     fs.renameSync(`${sub}.away`, sub);
     assert.equal(store.flush(), true);
-    assert.deepEqual(reg.all().map((h) => h.node_name), ['new', 'old'], 'the registry learned the hive from disk');
+    assert.deepEqual(
+      reg.all().map((h) => h.node_name),
+      ['new', 'old'],
+      'the registry learned the hive from disk',
+    );
     store.close();
     const check = new QueenStore(db, log);
-    assert.deepEqual(check.load().map((r) => r.node_name).sort(), ['new', 'old']);
+    assert.deepEqual(
+      check
+        .load()
+        .map((r) => r.node_name)
+        .sort(),
+      ['new', 'old'],
+    );
     check.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -220,7 +272,9 @@ function json(res: http.ServerResponse, status: number, body: unknown) {
 /** A worker that streams `max_tokens` tokens; `mode = 'break'` cuts the connection after two. */
 async function startFakeWorker(onCrash: () => void) {
   const calls: Recorded[] = [];
-  const state = { mode: 'normal' as 'normal' | 'break', delayMs: 5 };
+  // break: the connection drops mid-job; vanish: the worker goes silent with its connection open (its
+  // container's network namespace torn down: no FIN ever comes).
+  const state = { mode: 'normal' as 'normal' | 'break' | 'vanish', delayMs: 5 };
   const cancelled = new Set<string>();
   const server = http.createServer(async (req, res) => {
     const body = await readBody(req);
@@ -233,12 +287,19 @@ async function startFakeWorker(onCrash: () => void) {
     if (req.url !== '/v1/inference') return json(res, 404, {});
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const send = (e: unknown) => res.write(`data: ${JSON.stringify(e)}\n\n`);
-    send({ type: 'narration', actor: 'llm-worker-rbee', action: 'inference_start', human: 'go', job_id: body.job_id, correlation_id: req.headers['x-correlation-id'] });
+    send({
+      type: 'narration',
+      actor: 'llm-worker-rbee',
+      action: 'inference_start',
+      human: 'go',
+      job_id: body.job_id,
+      correlation_id: req.headers['x-correlation-id'],
+    });
     send({ type: 'started', job_id: body.job_id, model: MODEL, started_at: new Date().toISOString() });
     for (let i = 0; i < body.max_tokens; i++) {
-      if (state.mode === 'break' && i === 2) {
+      if (state.mode !== 'normal' && i === 2) {
         onCrash();
-        res.socket?.destroy();
+        if (state.mode === 'break') res.socket?.destroy();
         return;
       }
       if (cancelled.has(body.job_id)) {
@@ -252,7 +313,12 @@ async function startFakeWorker(onCrash: () => void) {
     res.end('data: [DONE]\n\n');
   });
   const url = await listen(server);
-  return { url, calls, state, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+  return {
+    url,
+    calls,
+    state,
+    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
+  };
 }
 
 /** A hive speaking the contract's worker routes, heartbeating to the queen like the real one. */
@@ -269,7 +335,8 @@ async function startFakeHive(name: string, workerUrl: string) {
       const w = workers.find((x) => x.state === 'idle' && x.model_ref === body.model_ref);
       if (!w) {
         const matching: Record<string, number> = {};
-        for (const x of workers.filter((y) => y.model_ref === body.model_ref)) matching[x.state] = (matching[x.state] ?? 0) + 1;
+        for (const x of workers.filter((y) => y.model_ref === body.model_ref))
+          matching[x.state] = (matching[x.state] ?? 0) + 1;
         return json(res, 404, { error: { code: 'NO_IDLE_WORKER', message: 'none', matching_workers: matching } });
       }
       w.state = 'busy';
@@ -289,24 +356,42 @@ async function startFakeHive(name: string, workerUrl: string) {
         if (state.spawn === 'ok') w.state = 'idle';
         else {
           workers.splice(workers.indexOf(w), 1);
-          removed.push({ worker_id: w.worker_id, reason: 'spawn failed: worker killed by SIGKILL (possibly an out-of-memory kill by the kernel)' });
+          removed.push({
+            worker_id: w.worker_id,
+            reason: 'spawn failed: worker killed by SIGKILL (possibly an out-of-memory kill by the kernel)',
+          });
         }
       }, 150);
       return json(res, 200, { worker_id: w.worker_id, url: w.url, state: 'loading' });
     }
     if (route === 'GET /v1/health?deep=1') {
-      return json(res, 200, { status: 'alive', reasons: [], workers: workers.map((w) => ({ worker_id: w.worker_id, state: w.state, healthy: true })) });
+      return json(res, 200, {
+        status: 'alive',
+        reasons: [],
+        workers: workers.map((w) => ({ worker_id: w.worker_id, state: w.state, healthy: true })),
+      });
     }
     json(res, 404, { error: { code: 'NOT_FOUND', message: route } });
   });
   const url = await listen(server);
   const beat = () =>
     state.queenUrl &&
-    req('POST', `${state.queenUrl}/v2/hives/heartbeat`, { node_name: name, url, workers, timestamp: new Date().toISOString() }, AUTH).catch(() => {});
+    req(
+      'POST',
+      `${state.queenUrl}/v2/hives/heartbeat`,
+      { node_name: name, url, workers, timestamp: new Date().toISOString() },
+      AUTH,
+    ).catch(() => {});
   const timer = setInterval(beat, 100);
   return {
-    url, calls, workers, removed, state, beat,
-    close: () => new Promise<void>((r) => (clearInterval(timer), server.closeAllConnections(), server.close(() => r()))),
+    url,
+    calls,
+    workers,
+    removed,
+    state,
+    beat,
+    close: () =>
+      new Promise<void>((r) => (clearInterval(timer), server.closeAllConnections(), server.close(() => r()))),
   };
 }
 
@@ -324,8 +409,16 @@ describe('queen /v2/tasks', () => {
     const keys = await generateKeyPair('EdDSA', { extractable: true });
     privateKey = keys.privateKey;
     const cfg: QueenConfig = {
-      port: 0, bindHost: '127.0.0.1', dbPath: path.join(dir, 'queen.db'), jwtPublicKey: await exportSPKI(keys.publicKey),
-      hiveTimeoutMs: 1000, cbFailures: 3, cbCooldownMs: 600, workerReadyTimeoutMs: 5000, shutdownGraceMs: 3000, token: TOKEN,
+      port: 0,
+      bindHost: '127.0.0.1',
+      dbPath: path.join(dir, 'queen.db'),
+      jwtPublicKey: await exportSPKI(keys.publicKey),
+      hiveTimeoutMs: 1000,
+      cbFailures: 3,
+      cbCooldownMs: 600,
+      workerReadyTimeoutMs: 5000,
+      shutdownGraceMs: 3000,
+      token: TOKEN,
     };
     const cap = captureLog();
     records = cap.records;
@@ -361,8 +454,14 @@ describe('queen /v2/tasks', () => {
     assert.equal(first.node_name, 'hive-a');
     assert.equal(first.worker_id, 'hive-a-w1');
     assert.equal(first.correlation_id, 'cid-job-1');
-    assert.deepEqual(rest.map((e) => e.type), ['narration', 'started', 'token', 'token', 'token', 'token', 'end']);
-    assert.deepEqual(rest.filter((e) => e.type === 'token').map((e) => e.i), [0, 1, 2, 3]);
+    assert.deepEqual(
+      rest.map((e) => e.type),
+      ['narration', 'started', 'token', 'token', 'token', 'token', 'end'],
+    );
+    assert.deepEqual(
+      rest.filter((e) => e.type === 'token').map((e) => e.i),
+      [0, 1, 2, 3],
+    );
     assert.equal(s.done, true);
     assert.ok(hive.calls.some((c) => c.path === '/v1/workers/spawn' && c.body.model_ref === MODEL));
     const release = hive.calls.find((c) => c.path === '/v1/workers/release');
@@ -388,16 +487,25 @@ describe('queen /v2/tasks', () => {
 
   it('accepts a valid JWT and forwards its subject; rejects bad ones naming why', async () => {
     const sign = (o: { aud?: string; exp?: number; key?: CryptoKey } = {}) =>
-      new SignJWT({ scope: 'jobs' }).setProtectedHeader({ alg: 'EdDSA' }).setSubject('alice').setAudience(o.aud ?? 'rbee')
-        .setExpirationTime(o.exp ?? Math.floor(Date.now() / 1000) + 300).sign(o.key ?? privateKey);
-    const ok = await sse('POST', `${url}/v2/tasks`, task({ max_tokens: 1 }), { authorization: `Bearer ${await sign()}`, 'x-correlation-id': 'cid-jwt' });
+      new SignJWT({ scope: 'jobs' })
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .setSubject('alice')
+        .setAudience(o.aud ?? 'rbee')
+        .setExpirationTime(o.exp ?? Math.floor(Date.now() / 1000) + 300)
+        .sign(o.key ?? privateKey);
+    const ok = await sse('POST', `${url}/v2/tasks`, task({ max_tokens: 1 }), {
+      authorization: `Bearer ${await sign()}`,
+      'x-correlation-id': 'cid-jwt',
+    });
     assert.equal(ok.status, 200);
     const inf = worker.calls.filter((c) => c.path === '/v1/inference').at(-1)!;
     assert.equal(inf.headers['x-rbee-subject'], 'alice');
     assert.equal(inf.headers['x-rbee-scope'], 'jobs');
     assert.equal(inf.headers.authorization, `Bearer ${TOKEN}`, 'internal hops carry the service token, not the JWT');
     assert.equal(hive.calls.filter((c) => c.path === '/v1/workers/acquire').at(-1)?.headers['x-rbee-subject'], 'alice');
-    assert.ok(records.some((l) => l.event === 'job.dispatched' && l.subject === 'alice' && l.correlation_id === 'cid-jwt'));
+    assert.ok(
+      records.some((l) => l.event === 'job.dispatched' && l.subject === 'alice' && l.correlation_id === 'cid-jwt'),
+    );
 
     const other = (await generateKeyPair('EdDSA')).privateKey;
     const cases: [string, string, RegExp][] = [
@@ -427,7 +535,31 @@ describe('queen /v2/tasks', () => {
       assert.equal(last.job_id, s.events[0].job_id);
       assert.match(last.message, /SIGKILL/);
       assert.equal(s.done, true);
-      assert.deepEqual(s.events.filter((e) => e.type === 'token').map((e) => e.i), [0, 1]);
+      assert.deepEqual(
+        s.events.filter((e) => e.type === 'token').map((e) => e.i),
+        [0, 1],
+      );
+    } finally {
+      worker.state.mode = 'normal';
+    }
+  });
+
+  it('a worker that goes silent without closing its stream, and that its hive no longer lists, ends the job with WORKER_CRASHED', async () => {
+    worker.state.mode = 'vanish';
+    try {
+      const t0 = Date.now();
+      const s = await sse('POST', `${url}/v2/tasks`, task({ max_tokens: 10 }), AUTH);
+      const last = s.events.at(-1);
+      assert.deepEqual(
+        { type: last.type, code: last.code, retryable: last.retryable },
+        { type: 'error', code: 'WORKER_CRASHED', retryable: true },
+      );
+      assert.equal(s.done, true);
+      assert.ok(Date.now() - t0 < 5000, `the silent stream was ended after ${Date.now() - t0} ms`);
+      assert.ok(
+        records.some((l) => l.event === 'job.worker_gone'),
+        'the queen logs why it gave up on the stream',
+      );
     } finally {
       worker.state.mode = 'normal';
     }
@@ -435,29 +567,58 @@ describe('queen /v2/tasks', () => {
 
   it('a client that goes away has its job cancelled on the worker, and the worker released', async () => {
     const ac = new AbortController();
-    const r = await fetch(`${url}/v2/tasks`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(task({ max_tokens: 400 })), signal: ac.signal });
+    const r = await fetch(`${url}/v2/tasks`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify(task({ max_tokens: 400 })),
+      signal: ac.signal,
+    });
     const reader = r.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
     const jobId = JSON.parse(first.slice(first.indexOf('{'), first.indexOf('\n'))).job_id as string;
     ac.abort();
-    await eventually(() => worker.calls.some((c) => c.method === 'DELETE' && c.path === `/v1/inference/${jobId}`), 3000, 'cancel sent');
-    await eventually(() => hive.calls.some((c) => c.path === '/v1/workers/release' && c.body.job_id === jobId), 3000, 'released');
-    await eventually(async () => /^rbee_queen_jobs_total\{outcome="cancelled"\} 1$/m.test((await req('GET', `${url}/metrics`)).body), 3000, 'counted');
+    await eventually(
+      () => worker.calls.some((c) => c.method === 'DELETE' && c.path === `/v1/inference/${jobId}`),
+      3000,
+      'cancel sent',
+    );
+    await eventually(
+      () => hive.calls.some((c) => c.path === '/v1/workers/release' && c.body.job_id === jobId),
+      3000,
+      'released',
+    );
+    await eventually(
+      async () => /^rbee_queen_jobs_total\{outcome="cancelled"\} 1$/m.test((await req('GET', `${url}/metrics`)).body),
+      3000,
+      'counted',
+    );
   });
 
   it('a deadline that passes mid-stream ends it with DEADLINE_EXCEEDED and cancels the job', async () => {
-    const s = await sse('POST', `${url}/v2/tasks`, task({ max_tokens: 400 }), { ...AUTH, 'x-deadline': String(Date.now() + 300) });
+    const s = await sse('POST', `${url}/v2/tasks`, task({ max_tokens: 400 }), {
+      ...AUTH,
+      'x-deadline': String(Date.now() + 300),
+    });
     const last = s.events.at(-1);
     assert.equal(last.type, 'error');
     assert.equal(last.code, 'DEADLINE_EXCEEDED');
     assert.equal(s.done, true);
     const jobId = s.events[0].job_id as string;
-    assert.equal(worker.calls.find((c) => c.path === '/v1/inference' && c.body.job_id === jobId)?.headers['x-deadline'] !== undefined, true, 'x-deadline forwarded');
-    await eventually(() => worker.calls.some((c) => c.method === 'DELETE' && c.path === `/v1/inference/${jobId}`), 3000, 'cancel sent');
+    assert.equal(
+      worker.calls.find((c) => c.path === '/v1/inference' && c.body.job_id === jobId)?.headers['x-deadline'] !==
+        undefined,
+      true,
+      'x-deadline forwarded',
+    );
+    await eventually(
+      () => worker.calls.some((c) => c.method === 'DELETE' && c.path === `/v1/inference/${jobId}`),
+      3000,
+      'cancel sent',
+    );
     await eventually(() => hive.workers.every((w) => w.state === 'idle'), 3000, 'released');
   });
 
-  it('a spawn that fails is reported with the hive\'s reason', async () => {
+  it("a spawn that fails is reported with the hive's reason", async () => {
     hive.state.spawn = 'fail';
     try {
       const r = await req('POST', `${url}/v2/tasks`, task({ model: 'hf:test-org/oversized-GGUF' }), AUTH);
@@ -471,10 +632,18 @@ describe('queen /v2/tasks', () => {
 
   it('errors before the stream: validation, unknown node, deadline, no idle worker', async () => {
     const before = hive.calls.length;
-    const bad = await req('POST', `${url}/v2/tasks`, task({ max_tokens: 0, prompt: '', temperature: 3, stop: ['1', '2', '3', '4', '5'] }), { ...AUTH, 'x-correlation-id': 'cid-bad' });
+    const bad = await req(
+      'POST',
+      `${url}/v2/tasks`,
+      task({ max_tokens: 0, prompt: '', temperature: 3, stop: ['1', '2', '3', '4', '5'] }),
+      { ...AUTH, 'x-correlation-id': 'cid-bad' },
+    );
     assert.equal(bad.status, 400);
     assert.equal(bad.body.error.correlation_id, 'cid-bad');
-    assert.deepEqual(bad.body.error.errors.map((e: { field: string }) => e.field), ['prompt', 'max_tokens', 'temperature', 'stop']);
+    assert.deepEqual(
+      bad.body.error.errors.map((e: { field: string }) => e.field),
+      ['prompt', 'max_tokens', 'temperature', 'stop'],
+    );
     const missing = await req('POST', `${url}/v2/tasks`, { model: MODEL, prompt: 'x' }, AUTH);
     assert.equal(missing.status, 422);
     const garbled = await req('POST', `${url}/v2/tasks`, '{"model":', AUTH);
@@ -501,14 +670,23 @@ describe('queen /v2/tasks', () => {
     assert.equal(h.body.status, 'ok');
     assert.equal(h.body.hives[0].node_name, 'hive-a');
     assert.equal(h.body.hives[0].circuit, 'closed');
-    assert.deepEqual(h.body.hives[0].workers.map((w: { worker_id: string }) => w.worker_id), hive.workers.map((w) => w.worker_id));
+    assert.deepEqual(
+      h.body.hives[0].workers.map((w: { worker_id: string }) => w.worker_id),
+      hive.workers.map((w) => w.worker_id),
+    );
     const list = await req('GET', `${url}/v2/workers/list`, undefined, AUTH);
     assert.ok(list.body.workers.every((w: { node: string }) => w.node === 'hive-a'));
   });
 
-  it('repeated failures open a hive\'s circuit: fail fast with HIVE_UNAVAILABLE, metric set, then half-open', async () => {
+  it("repeated failures open a hive's circuit: fail fast with HIVE_UNAVAILABLE, metric set, then half-open", async () => {
     const dead = 'http://127.0.0.1:1';
-    const beatDead = () => req('POST', `${url}/v2/hives/heartbeat`, { node_name: 'dead', url: dead, workers: [], timestamp: new Date().toISOString() }, AUTH);
+    const beatDead = () =>
+      req(
+        'POST',
+        `${url}/v2/hives/heartbeat`,
+        { node_name: 'dead', url: dead, workers: [], timestamp: new Date().toISOString() },
+        AUTH,
+      );
     await beatDead();
     for (let i = 0; i < 3; i++) {
       const r = await req('POST', `${url}/v2/tasks`, task({ node: 'dead' }), AUTH);
@@ -526,17 +704,35 @@ describe('queen /v2/tasks', () => {
     const health = await req('GET', `${url}/v2/health`, undefined, AUTH);
     assert.equal(health.body.status, 'degraded');
     assert.equal((await req('POST', `${url}/v2/registry/beehives/remove`, { node_name: 'dead' }, AUTH)).status, 200);
-    assert.equal((await req('POST', `${url}/v2/registry/beehives/remove`, { node_name: 'dead' }, AUTH)).body.error.code, 'NODE_NOT_FOUND');
+    assert.equal(
+      (await req('POST', `${url}/v2/registry/beehives/remove`, { node_name: 'dead' }, AUTH)).body.error.code,
+      'NODE_NOT_FOUND',
+    );
   });
 
   it('persists the registry: a restarted queen knows its hives', async () => {
-    const added = await req('POST', `${url}/v2/registry/beehives/add`, { node_name: 'static-1', url: 'http://127.0.0.1:2' }, AUTH);
+    const added = await req(
+      'POST',
+      `${url}/v2/registry/beehives/add`,
+      { node_name: 'static-1', url: 'http://127.0.0.1:2' },
+      AUTH,
+    );
     assert.deepEqual(added.body, { success: true, node_name: 'static-1' });
     queen.store.flush();
     const { log } = captureLog();
-    const again = new HiveRegistry({ hiveTimeoutMs: 1000, cbFailures: 3, cbCooldownMs: 600 }, new QueenStore(path.join(dir, 'queen.db'), log), log);
+    const again = new HiveRegistry(
+      { hiveTimeoutMs: 1000, cbFailures: 3, cbCooldownMs: 600 },
+      new QueenStore(path.join(dir, 'queen.db'), log),
+      log,
+    );
     again.load();
-    assert.deepEqual(again.all().map((h) => h.node_name).sort(), ['hive-a', 'static-1']);
+    assert.deepEqual(
+      again
+        .all()
+        .map((h) => h.node_name)
+        .sort(),
+      ['hive-a', 'static-1'],
+    );
     const list = await req('GET', `${url}/v2/registry/beehives/list`, undefined, AUTH);
     const node = list.body.nodes.find((n: { node_name: string }) => n.node_name === 'static-1');
     assert.equal(node.status, 'unavailable');
@@ -548,9 +744,10 @@ describe('queen /v2/tasks', () => {
 
 const WORKER_MAIN = new URL('../../stack/worker/main.ts', import.meta.url);
 const HUB_MAIN = new URL('../../stack/hub/main.ts', import.meta.url);
-const skipE2e = !fs.existsSync(WORKER_MAIN) || !fs.existsSync(HUB_MAIN)
-  ? 'stack/worker/main.ts or stack/hub/main.ts does not exist yet'
-  : false;
+const skipE2e =
+  !fs.existsSync(WORKER_MAIN) || !fs.existsSync(HUB_MAIN)
+    ? 'stack/worker/main.ts or stack/hub/main.ts does not exist yet'
+    : false;
 
 describe('end to end: hub + hive + queen + one spawned worker', { skip: skipE2e }, () => {
   const procs: ServiceProcess[] = [];
@@ -565,25 +762,52 @@ describe('end to end: hub + hive + queen + one spawned worker', { skip: skipE2e 
     const common = { LLORCH_API_TOKEN: TOKEN, RBEE_SHUTDOWN_GRACE_MS: '5000' };
     const hub = await startService('stack/hub/main.ts', { HUB_PORT: '0' });
     procs.push(hub);
-    const queen = await startService('stack/queen/main.ts', { ...common, RBEE_QUEEN_PORT: '0', RBEE_QUEEN_DB: path.join(dir, 'queen.db'), RBEE_HIVE_TIMEOUT_MS: '2000' });
+    const queen = await startService('stack/queen/main.ts', {
+      ...common,
+      RBEE_QUEEN_PORT: '0',
+      RBEE_QUEEN_DB: path.join(dir, 'queen.db'),
+      RBEE_HIVE_TIMEOUT_MS: '2000',
+    });
     procs.push(queen);
     const lo = 30_000 + Math.floor(Math.random() * 20_000);
     const hive = await startService('stack/hive/main.ts', {
-      ...common, RBEE_HIVE_PORT: '0', RBEE_NODE_NAME: 'hive-e2e', RBEE_QUEEN_URL: `http://127.0.0.1:${queen.port}`,
-      RBEE_HIVE_DB: path.join(dir, 'hive.db'), RBEE_MODELS_DIR: path.join(dir, 'models'), RBEE_MODEL_HUB_URL: `http://127.0.0.1:${hub.port}`,
-      RBEE_WORKER_PORT_RANGE: `${lo}-${lo + 100}`, RBEE_HEARTBEAT_INTERVAL_MS: '250', RBEE_MONITOR_INTERVAL_MS: '250',
-      RBEE_WORKER_HEARTBEAT_TIMEOUT_MS: '1500', MOCK_LOAD_MS: '50', MOCK_TOKEN_DELAY_MS: '5',
+      ...common,
+      RBEE_HIVE_PORT: '0',
+      RBEE_NODE_NAME: 'hive-e2e',
+      RBEE_QUEEN_URL: `http://127.0.0.1:${queen.port}`,
+      RBEE_HIVE_DB: path.join(dir, 'hive.db'),
+      RBEE_MODELS_DIR: path.join(dir, 'models'),
+      RBEE_MODEL_HUB_URL: `http://127.0.0.1:${hub.port}`,
+      RBEE_WORKER_PORT_RANGE: `${lo}-${lo + 100}`,
+      RBEE_HEARTBEAT_INTERVAL_MS: '250',
+      RBEE_MONITOR_INTERVAL_MS: '250',
+      RBEE_WORKER_HEARTBEAT_TIMEOUT_MS: '1500',
+      MOCK_LOAD_MS: '50',
+      MOCK_TOKEN_DELAY_MS: '5',
     });
     procs.push(hive);
     const q = `http://127.0.0.1:${queen.port}`;
-    await eventually(async () => (await req('GET', `${q}/v2/registry/beehives/list`, undefined, AUTH)).body.nodes?.[0]?.status === 'available', 10_000, 'hive registered');
+    await eventually(
+      async () =>
+        (await req('GET', `${q}/v2/registry/beehives/list`, undefined, AUTH)).body.nodes?.[0]?.status === 'available',
+      10_000,
+      'hive registered',
+    );
 
     const t0 = Date.now();
-    const s = await sse('POST', `${q}/v2/tasks`, { model: 'tinyllama', prompt: 'hello', max_tokens: 5 }, { ...AUTH, 'x-correlation-id': 'cid-e2e' });
+    const s = await sse(
+      'POST',
+      `${q}/v2/tasks`,
+      { model: 'tinyllama', prompt: 'hello', max_tokens: 5 },
+      { ...AUTH, 'x-correlation-id': 'cid-e2e' },
+    );
     assert.equal(s.status, 200);
     assert.equal(s.events[0].node_name, 'hive-e2e');
     const tokens = s.events.filter((e) => e.type === 'token');
-    assert.deepEqual(tokens.map((e) => e.i), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      tokens.map((e) => e.i),
+      [0, 1, 2, 3, 4],
+    );
     assert.equal(s.events.at(-1).type, 'end');
     assert.equal(s.done, true);
     assert.ok(Date.now() - t0 < 10_000);
@@ -592,12 +816,26 @@ describe('end to end: hub + hive + queen + one spawned worker', { skip: skipE2e 
     assert.equal(workers[0].state, 'idle');
     assert.equal(workers[0].worker_id, s.events[0].worker_id);
     const workerPid = workers[0].pid as number;
-    assert.ok(hive.lines.some((l) => l.service === 'worker' && l.correlation_id === 'cid-e2e'), 'worker logs flow through the hive');
+    assert.ok(
+      hive.lines.some((l) => l.service === 'worker' && l.correlation_id === 'cid-e2e'),
+      'worker logs flow through the hive',
+    );
 
     queen.proc.kill('SIGTERM');
     const [qe, he] = await Promise.all([queen.exited, hive.exited]);
     assert.deepEqual([qe.code, he.code], [0, 0]);
-    await eventually(() => { try { process.kill(workerPid, 0); return false; } catch { return true; } }, 5000, 'worker exited');
+    await eventually(
+      () => {
+        try {
+          process.kill(workerPid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      5000,
+      'worker exited',
+    );
     hub.proc.kill('SIGTERM');
     await hub.exited;
   });

@@ -6,13 +6,28 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { Service, SseWriter, HttpError, retryable, safeEqual, toPrometheusText, exemplarLabels, MAX_BODY_BYTES } from '../../stack/shared/http.ts';
+import {
+  Service,
+  SseWriter,
+  HttpError,
+  retryable,
+  safeEqual,
+  toPrometheusText,
+  exemplarLabels,
+  MAX_BODY_BYTES,
+} from '../../stack/shared/http.ts';
 import { requireShape, RangeChecker, isValidModelRef } from '../../stack/shared/validate.ts';
-import { encodeModelHeader, parseModelHeader, readModelHeader, modelBytes, sha256Hex, MODEL_HEADER_MAX_BYTES } from '../../stack/shared/model-file.ts';
+import {
+  encodeModelHeader,
+  parseModelHeader,
+  readModelHeader,
+  modelBytes,
+  sha256Hex,
+  MODEL_HEADER_MAX_BYTES,
+} from '../../stack/shared/model-file.ts';
 import { memoryLogger, parseSse, thrownHttpError as thrown } from './proc-helpers.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
 
 describe('toPrometheusText', () => {
   const om = [
@@ -68,7 +83,12 @@ describe('safeEqual', () => {
 });
 
 describe('requireShape', () => {
-  const shape = { name: { type: 'string', required: true }, n: { type: 'integer' }, x: { type: 'number' }, tags: { type: 'array' } } as const;
+  const shape = {
+    name: { type: 'string', required: true },
+    n: { type: 'integer' },
+    x: { type: 'number' },
+    tags: { type: 'array' },
+  } as const;
   it('accepts a good body and returns it', () => {
     const b = requireShape<{ name: string }>({ name: 'a', n: 2, x: 3, tags: [] }, shape);
     assert.equal(b.name, 'a');
@@ -95,7 +115,11 @@ describe('requireShape', () => {
 describe('RangeChecker', () => {
   it('lists every failing field in one 400 VALIDATION_FAILED', () => {
     const e = thrown(() =>
-      new RangeChecker().check(false, 'a', 'c1', 'm1', 1).check(true, 'b', 'c2', 'm2').check(false, 'c', 'c3', 'm3').throwIfAny(),
+      new RangeChecker()
+        .check(false, 'a', 'c1', 'm1', 1)
+        .check(true, 'b', 'c2', 'm2')
+        .check(false, 'c', 'c3', 'm3')
+        .throwIfAny(),
     );
     assert.equal(e.status, 400);
     assert.equal(e.code, 'VALIDATION_FAILED');
@@ -133,7 +157,11 @@ describe('Service (HTTP kit)', () => {
   const svc = new Service({ service: 'test', metricPrefix: 'rbee_test_', log, token: 'tok-123' });
   let base = '';
   svc.route('GET', '/open', () => ({ ok: true }), { public: true });
-  svc.route('GET', '/who', (ctx) => ({ subject: ctx.identity.subject ?? null, scope: ctx.identity.scope ?? null, cid: ctx.correlationId }));
+  svc.route('GET', '/who', (ctx) => ({
+    subject: ctx.identity.subject ?? null,
+    scope: ctx.identity.scope ?? null,
+    cid: ctx.correlationId,
+  }));
   svc.route('POST', '/echo', async (ctx) => ({ got: await ctx.json() }));
   svc.route('GET', '/items/{id}', (ctx) => ({ id: ctx.params.id }));
   svc.route('GET', '/busy', () => {
@@ -163,7 +191,20 @@ describe('Service (HTTP kit)', () => {
   async function get(path: string, headers: Record<string, string> = {}) {
     const res = await request(base + path, { headers });
     const text = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, text, json: text ? (() => { try { return JSON.parse(text); } catch { return undefined; } })() : undefined };
+    return {
+      status: res.statusCode,
+      headers: res.headers,
+      text,
+      json: text
+        ? (() => {
+            try {
+              return JSON.parse(text);
+            } catch {
+              return undefined;
+            }
+          })()
+        : undefined,
+    };
   }
 
   it('logs once that auth is disabled when no token is set', () => {
@@ -200,7 +241,12 @@ describe('Service (HTTP kit)', () => {
   });
 
   it('401 MISSING_API_KEY for a missing or malformed header, with WWW-Authenticate: Bearer', async () => {
-    for (const headers of [{}, { authorization: 'Basic dG9rLTEyMw==' }, { authorization: 'Bearer' }, { authorization: 'Bearer a b' }]) {
+    for (const headers of [
+      {},
+      { authorization: 'Basic dG9rLTEyMw==' },
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer a b' },
+    ]) {
       const r = await get('/who', headers as Record<string, string>);
       assert.equal(r.status, 401, JSON.stringify(headers));
       assert.equal(r.json.error.code, 'MISSING_API_KEY');
@@ -227,7 +273,11 @@ describe('Service (HTTP kit)', () => {
   });
 
   it('400 INVALID_JSON for a malformed body', async () => {
-    const res = await request(base + '/echo', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"a":' });
+    const res = await request(base + '/echo', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: '{"a":',
+    });
     const body = (await res.body.json()) as any;
     assert.equal(res.statusCode, 400);
     assert.equal(body.error.code, 'INVALID_JSON');
@@ -236,12 +286,20 @@ describe('Service (HTTP kit)', () => {
 
   it('413 PAYLOAD_TOO_LARGE above the 2 MiB body limit, a body at the limit is fine', async () => {
     const big = JSON.stringify({ s: 'x'.repeat(MAX_BODY_BYTES) });
-    const res = await request(base + '/echo', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: big });
+    const res = await request(base + '/echo', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: big,
+    });
     const body = (await res.body.json()) as any;
     assert.equal(res.statusCode, 413);
     assert.equal(body.error.code, 'PAYLOAD_TOO_LARGE');
     const ok = JSON.stringify({ s: 'x'.repeat(MAX_BODY_BYTES - 10) });
-    const res2 = await request(base + '/echo', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: ok });
+    const res2 = await request(base + '/echo', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: ok,
+    });
     await res2.body.dump();
     assert.equal(res2.statusCode, 200);
   });
@@ -257,7 +315,10 @@ describe('Service (HTTP kit)', () => {
     const busy = await get('/busy', auth);
     assert.equal(busy.status, 503);
     assert.equal(busy.headers['retry-after'], '3');
-    assert.deepEqual([busy.json.error.code, busy.json.error.retryable, busy.json.error.retry_after_ms], ['ALL_BUSY', true, 2500]);
+    assert.deepEqual(
+      [busy.json.error.code, busy.json.error.retryable, busy.json.error.retry_after_ms],
+      ['ALL_BUSY', true, 2500],
+    );
     const boom = await get('/boom', auth);
     assert.equal(boom.status, 500);
     assert.equal(boom.json.error.code, 'INTERNAL_ERROR');
@@ -283,7 +344,10 @@ describe('Service (HTTP kit)', () => {
     assert.doesNotMatch(prom.text, /# EOF/);
     const om = await get('/metrics', { accept: 'application/openmetrics-text; version=1.0.0' });
     assert.match(om.headers['content-type'] as string, /application\/openmetrics-text/);
-    assert.match(om.text, /rbee_test_request_duration_seconds_bucket\{[^}]*route="\/open"[^}]*\} \d+ # \{correlation_id="[^"]+"\}/);
+    assert.match(
+      om.text,
+      /rbee_test_request_duration_seconds_bucket\{[^}]*route="\/open"[^}]*\} \d+ # \{correlation_id="[^"]+"\}/,
+    );
     assert.match(om.text, /# EOF\n?$/);
   });
 });
@@ -295,7 +359,11 @@ describe('model file format', () => {
     const h = encodeModelHeader(entry);
     assert.ok(h.toString('ascii').startsWith('RBEEMODEL1 {'));
     assert.ok(h.toString('ascii').endsWith('}\n'));
-    assert.deepEqual(parseModelHeader(h), { model_ref: entry.model_ref, vram_bytes: entry.vram_bytes, layers: entry.layers });
+    assert.deepEqual(parseModelHeader(h), {
+      model_ref: entry.model_ref,
+      vram_bytes: entry.vram_bytes,
+      layers: entry.layers,
+    });
   });
 
   it('modelBytes: exact size, deterministic, header first, different refs differ', () => {
@@ -303,7 +371,11 @@ describe('model file format', () => {
     assert.equal(a.length, entry.size_bytes);
     assert.equal(sha256Hex(a), sha256Hex(modelBytes(entry)));
     assert.notEqual(sha256Hex(a), sha256Hex(modelBytes({ ...entry, model_ref: 'hf:Org/Other' })));
-    assert.deepEqual(parseModelHeader(a), { model_ref: entry.model_ref, vram_bytes: entry.vram_bytes, layers: entry.layers });
+    assert.deepEqual(parseModelHeader(a), {
+      model_ref: entry.model_ref,
+      vram_bytes: entry.vram_bytes,
+      layers: entry.layers,
+    });
   });
 
   it('rejects a size smaller than the header', () => {
@@ -315,7 +387,11 @@ describe('model file format', () => {
     try {
       const good = join(dir, 'good.gguf');
       await writeFile(good, modelBytes(entry));
-      assert.deepEqual(await readModelHeader(good), { model_ref: entry.model_ref, vram_bytes: entry.vram_bytes, layers: entry.layers });
+      assert.deepEqual(await readModelHeader(good), {
+        model_ref: entry.model_ref,
+        vram_bytes: entry.vram_bytes,
+        layers: entry.layers,
+      });
 
       const cases: Array<[string, Buffer, RegExp]> = [
         ['magic', Buffer.from('GGUF binary…\n'), /not an rbee model file/],

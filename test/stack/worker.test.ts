@@ -24,18 +24,54 @@ import { parseDeadline } from '../../stack/worker/server.ts';
 import { DownstreamError } from '../../stack/shared/downstream.ts';
 import { DEFAULT_MODELS } from '../../stack/hub/catalog.ts';
 import { downloadPath } from '../../stack/hub/catalog.ts';
-import { memoryLogger, parseSse, startFakeHive, startTs, thrownHttpError as httpError, until, type Child, type FakeHive } from './proc-helpers.ts';
-
+import {
+  memoryLogger,
+  parseSse,
+  startFakeHive,
+  startTs,
+  thrownHttpError as httpError,
+  until,
+  type Child,
+  type FakeHive,
+} from './proc-helpers.ts';
 
 describe('worker command line', () => {
-  const good = ['--worker-id', 'w-1', '--model', '/m/x.gguf', '--model-ref', 'hf:a/b', '--backend', 'cpu', '--device', '0', '--port', '8081', '--callback-url', 'http://127.0.0.1:9200/v1/workers/ready'];
+  const good = [
+    '--worker-id',
+    'w-1',
+    '--model',
+    '/m/x.gguf',
+    '--model-ref',
+    'hf:a/b',
+    '--backend',
+    'cpu',
+    '--device',
+    '0',
+    '--port',
+    '8081',
+    '--callback-url',
+    'http://127.0.0.1:9200/v1/workers/ready',
+  ];
 
   it('parses every option, also in --flag=value form', () => {
     assert.deepEqual(parseWorkerArgs(good), {
-      workerId: 'w-1', model: '/m/x.gguf', modelRef: 'hf:a/b', backend: 'cpu', device: 0, port: 8081,
+      workerId: 'w-1',
+      model: '/m/x.gguf',
+      modelRef: 'hf:a/b',
+      backend: 'cpu',
+      device: 0,
+      port: 8081,
       callbackUrl: 'http://127.0.0.1:9200/v1/workers/ready',
     });
-    const eq = ['--worker-id=w-1', '--model=/m/x.gguf', '--model-ref=hf:a/b', '--backend=cpu', '--device=1', '--port=0', '--callback-url=http://h:1/v1/workers/ready'];
+    const eq = [
+      '--worker-id=w-1',
+      '--model=/m/x.gguf',
+      '--model-ref=hf:a/b',
+      '--backend=cpu',
+      '--device=1',
+      '--port=0',
+      '--callback-url=http://h:1/v1/workers/ready',
+    ];
     assert.equal(parseWorkerArgs(eq).device, 1);
     assert.equal(parseWorkerArgs(eq).port, 0);
   });
@@ -55,7 +91,12 @@ describe('worker command line', () => {
       [good.map((a) => (a.startsWith('http') ? 'ftp://h/x' : a)), /http\(s\) URL/],
       [good.map((a) => (a === 'w-1' ? '' : a)), /--worker-id must not be empty/],
     ];
-    for (const [argv, re] of cases) assert.throws(() => parseWorkerArgs(argv), (e: unknown) => e instanceof CliError && re.test((e as Error).message), argv.join(' '));
+    for (const [argv, re] of cases)
+      assert.throws(
+        () => parseWorkerArgs(argv),
+        (e: unknown) => e instanceof CliError && re.test((e as Error).message),
+        argv.join(' '),
+      );
   });
 });
 
@@ -119,18 +160,31 @@ describe('inference request validation', () => {
       assert.equal(e.status, 400);
       assert.equal(e.code, 'VALIDATION_FAILED');
       const errors = e.extra.errors as Array<{ field: string; constraint: string; message: string }>;
-      assert.deepEqual(errors.map((x) => x.field), [field]);
+      assert.deepEqual(
+        errors.map((x) => x.field),
+        [field],
+      );
       assert.ok(errors[0]!.constraint && errors[0]!.message);
     });
   }
 
   it('lists every failing field together', () => {
     const e = httpError(() =>
-      validateInferenceRequest({ job_id: '', prompt: '', max_tokens: 5000, temperature: 9, top_p: -1, stop: ['a', '', 'c', 'd', 'x'.repeat(200)] }),
+      validateInferenceRequest({
+        job_id: '',
+        prompt: '',
+        max_tokens: 5000,
+        temperature: 9,
+        top_p: -1,
+        stop: ['a', '', 'c', 'd', 'x'.repeat(200)],
+      }),
     );
     assert.equal(e.status, 400);
     const errors = e.extra.errors as Array<{ field: string; constraint: string; value?: unknown }>;
-    assert.deepEqual(errors.map((x) => x.field), ['job_id', 'prompt', 'max_tokens', 'temperature', 'top_p', 'stop', 'stop', 'stop']);
+    assert.deepEqual(
+      errors.map((x) => x.field),
+      ['job_id', 'prompt', 'max_tokens', 'temperature', 'top_p', 'stop', 'stop', 'stop'],
+    );
     assert.equal(errors.find((x) => x.field === 'max_tokens')?.value, 5000);
     assert.match(e.message, /job_id, prompt, max_tokens, temperature, top_p, stop/);
   });
@@ -186,10 +240,24 @@ function sink(): Collected & { send(e: Record<string, unknown>): void; done(): v
 
 describe('inference engine', () => {
   const req = (patch: Partial<ReturnType<typeof validateInferenceRequest>> = {}) => ({
-    job_id: 'j1', prompt: 'hello', max_tokens: 5, temperature: 1, top_p: 1, seed: 3, stop: [] as string[], ...patch,
+    job_id: 'j1',
+    prompt: 'hello',
+    max_tokens: 5,
+    temperature: 1,
+    top_p: 1,
+    seed: 3,
+    stop: [] as string[],
+    ...patch,
   });
   const engine = (o: Partial<ConstructorParameters<typeof InferenceEngine>[0]> = {}) =>
-    new InferenceEngine({ slots: 1, tokenDelayMs: 1, kvBytesPerToken: 0, modelRef: 'hf:a/b', log: memoryLogger(), ...o });
+    new InferenceEngine({
+      slots: 1,
+      tokenDelayMs: 1,
+      kvBytesPerToken: 0,
+      modelRef: 'hf:a/b',
+      log: memoryLogger(),
+      ...o,
+    });
 
   it('streams narration → started → tokens (0-based) → end MAX_TOKENS, then the terminator', async () => {
     const log = memoryLogger();
@@ -201,17 +269,34 @@ describe('inference engine', () => {
     const types = s.events.map((x) => x.type);
     assert.deepEqual(types, ['narration', 'started', 'token', 'token', 'token', 'token', 'token', 'end']);
     const [narr, started] = s.events;
-    assert.deepEqual({ ...narr, human: undefined }, { type: 'narration', actor: 'llm-worker-rbee', action: 'inference_start', human: undefined, job_id: 'j1', correlation_id: 'cid-1' });
+    assert.deepEqual(
+      { ...narr, human: undefined },
+      {
+        type: 'narration',
+        actor: 'llm-worker-rbee',
+        action: 'inference_start',
+        human: undefined,
+        job_id: 'j1',
+        correlation_id: 'cid-1',
+      },
+    );
     assert.equal(started!.model, 'hf:a/b');
     assert.equal(started!.job_id, 'j1');
     assert.ok(!Number.isNaN(Date.parse(started!.started_at)));
-    assert.deepEqual(s.events.filter((x) => x.type === 'token').map((x) => [x.i, x.t]), generateTokens('hello', 3, 5).map((t, i) => [i, t]));
+    assert.deepEqual(
+      s.events.filter((x) => x.type === 'token').map((x) => [x.i, x.t]),
+      generateTokens('hello', 3, 5).map((t, i) => [i, t]),
+    );
     const end = s.events.at(-1)!;
-    assert.deepEqual({ ...end, decode_time_ms: 0 }, { type: 'end', tokens_out: 5, decode_time_ms: 0, stop_reason: 'MAX_TOKENS' });
+    assert.deepEqual(
+      { ...end, decode_time_ms: 0 },
+      { type: 'end', tokens_out: 5, decode_time_ms: 0, stop_reason: 'MAX_TOKENS' },
+    );
     assert.ok(Number.isInteger(end.decode_time_ms) && end.decode_time_ms >= 0);
     const events = log.records.map((l) => l.fields.event);
     assert.deepEqual(events, ['job.started', 'job.finished']);
-    for (const l of log.records) assert.deepEqual([l.fields.correlation_id, l.fields.job_id, l.fields.subject], ['cid-1', 'j1', 'alice']);
+    for (const l of log.records)
+      assert.deepEqual([l.fields.correlation_id, l.fields.job_id, l.fields.subject], ['cid-1', 'j1', 'alice']);
     assert.deepEqual(log.records[1]!.fields.stop_reason, 'MAX_TOKENS');
   });
 
@@ -219,7 +304,9 @@ describe('inference engine', () => {
     const all = generateTokens('hello', 3, 10);
     const e = engine();
     const s = sink();
-    const r = await e.run(e.admit(req({ max_tokens: 10, stop: ['nomatch', all[2]!.trim()] })), s, { correlationId: 'c' });
+    const r = await e.run(e.admit(req({ max_tokens: 10, stop: ['nomatch', all[2]!.trim()] })), s, {
+      correlationId: 'c',
+    });
     assert.equal(r.stopReason, 'STOP_SEQUENCE');
     const toks = s.events.filter((x) => x.type === 'token').map((x) => x.t);
     assert.deepEqual(toks, all.slice(0, 3));
@@ -348,15 +435,30 @@ describe('model loading', () => {
 
   it('allocates vram_bytes layer by layer over MOCK_LOAD_MS, reporting each layer', async () => {
     const path = join(dir, 'm.gguf');
-    await writeFile(path, modelBytes({ model_ref: 'hf:a/b', vram_bytes: 10 * 1024 * 1024 + 7, layers: 5, size_bytes: 8192 }));
+    await writeFile(
+      path,
+      modelBytes({ model_ref: 'hf:a/b', vram_bytes: 10 * 1024 * 1024 + 7, layers: 5, size_bytes: 8192 }),
+    );
     const progress: Array<[number, number, number]> = [];
     const t0 = performance.now();
     const m = await loadModel(path, 200, { onLayer: (a, b, c) => progress.push([a, b, c]) });
     const ms = performance.now() - t0;
     assert.ok(ms >= 190 && ms < 1500, `took ${ms}`);
-    assert.deepEqual(progress.map(([a, b]) => [a, b]), [[1, 5], [2, 5], [3, 5], [4, 5], [5, 5]]);
+    assert.deepEqual(
+      progress.map(([a, b]) => [a, b]),
+      [
+        [1, 5],
+        [2, 5],
+        [3, 5],
+        [4, 5],
+        [5, 5],
+      ],
+    );
     assert.equal(progress.at(-1)![2], 10 * 1024 * 1024 + 7);
-    assert.equal(m.memory.reduce((n, b) => n + b.length, 0), 10 * 1024 * 1024 + 7);
+    assert.equal(
+      m.memory.reduce((n, b) => n + b.length, 0),
+      10 * 1024 * 1024 + 7,
+    );
     assert.equal(m.header.layers, 5);
   });
 
@@ -368,7 +470,10 @@ describe('model loading', () => {
 
   it('split() shares the total exactly', () => {
     assert.deepEqual(split(10, 3), [3, 3, 4]);
-    assert.equal(split(2 ** 31, 48).reduce((a, b) => a + b, 0), 2 ** 31);
+    assert.equal(
+      split(2 ** 31, 48).reduce((a, b) => a + b, 0),
+      2 ** 31,
+    );
   });
 });
 
@@ -379,8 +484,10 @@ describe('hive callbacks', () => {
   });
 
   it('a 4xx other than 404/408/409/429 is final; 5xx and no answer are retried', () => {
-    for (const s of [400, 401, 403, 422]) assert.equal(isFinalRejection(new DownstreamError(s, 'X', 'x')), true, String(s));
-    for (const s of [0, 404, 408, 409, 429, 500, 503]) assert.equal(isFinalRejection(new DownstreamError(s, 'X', 'x')), false, String(s));
+    for (const s of [400, 401, 403, 422])
+      assert.equal(isFinalRejection(new DownstreamError(s, 'X', 'x')), true, String(s));
+    for (const s of [0, 404, 408, 409, 429, 500, 503])
+      assert.equal(isFinalRejection(new DownstreamError(s, 'X', 'x')), false, String(s));
   });
 
   it('retries the ready callback until accepted, with the token; gives up on a final rejection', async () => {
@@ -406,7 +513,10 @@ describe('hive callbacks', () => {
       assert.ok(seen.every((s) => s.auth === 'Bearer tok'));
       assert.deepEqual(JSON.parse(seen[0]!.body), body);
       const t0 = Date.now();
-      await assert.rejects(sendReadyCallback(url, body, { token: 'tok', retryForMs: 5000, log: memoryLogger() }), (e: unknown) => (e as DownstreamError).status === 400);
+      await assert.rejects(
+        sendReadyCallback(url, body, { token: 'tok', retryForMs: 5000, log: memoryLogger() }),
+        (e: unknown) => (e as DownstreamError).status === 400,
+      );
       assert.ok(Date.now() - t0 < 1000, 'a final rejection is not retried');
     } finally {
       server.closeAllConnections();
@@ -416,7 +526,13 @@ describe('hive callbacks', () => {
 
   it('gives up after the retry window when the hive is unreachable', async () => {
     const t0 = Date.now();
-    await assert.rejects(sendReadyCallback('http://127.0.0.1:1/v1/workers/ready', { worker_id: 'w', url: 'u', model_ref: 'm', backend: 'cpu', device: 0 }, { retryForMs: 600, log: memoryLogger() }));
+    await assert.rejects(
+      sendReadyCallback(
+        'http://127.0.0.1:1/v1/workers/ready',
+        { worker_id: 'w', url: 'u', model_ref: 'm', backend: 'cpu', device: 0 },
+        { retryForMs: 600, log: memoryLogger() },
+      ),
+    );
     const ms = Date.now() - t0;
     assert.ok(ms >= 300 && ms < 3000, `gave up after ${ms} ms`);
   });
@@ -452,14 +568,40 @@ describe('worker process end to end', () => {
   function startWorker(id: string, env: Record<string, string> = {}, model = modelPath): Child {
     return startTs(
       'stack/worker/main.ts',
-      ['--worker-id', id, '--model', model, '--model-ref', TINY.model_ref, '--backend', 'cpu', '--device', '0', '--port', '0', '--callback-url', `${hive.url}/v1/workers/ready`],
-      { LLORCH_API_TOKEN: TOKEN, MOCK_LOAD_MS: '500', MOCK_TOKEN_DELAY_MS: '10', RBEE_HEARTBEAT_INTERVAL_MS: '100', MOCK_READY_RETRY_MS: '2000', ...env },
+      [
+        '--worker-id',
+        id,
+        '--model',
+        model,
+        '--model-ref',
+        TINY.model_ref,
+        '--backend',
+        'cpu',
+        '--device',
+        '0',
+        '--port',
+        '0',
+        '--callback-url',
+        `${hive.url}/v1/workers/ready`,
+      ],
+      {
+        LLORCH_API_TOKEN: TOKEN,
+        MOCK_LOAD_MS: '500',
+        MOCK_TOKEN_DELAY_MS: '10',
+        RBEE_HEARTBEAT_INTERVAL_MS: '100',
+        MOCK_READY_RETRY_MS: '2000',
+        ...env,
+      },
     );
   }
   const auth = { authorization: `Bearer ${TOKEN}` };
 
   async function infer(base: string, body: Record<string, unknown>, headers: Record<string, string> = {}) {
-    const res = await request(`${base}/v1/inference`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    const res = await request(`${base}/v1/inference`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text };
   }
@@ -495,15 +637,28 @@ describe('worker process end to end', () => {
       assert.deepEqual(progressEvents.at(-2), { stage: 'ready', worker_id: 'w-e2e' });
       const layers = progressEvents.filter((e) => e.stage === 'loading_to_vram');
       assert.equal(layers.length, TINY.layers);
-      assert.deepEqual(layers.map((e) => e.layers_loaded), Array.from({ length: TINY.layers }, (_, i) => i + 1));
+      assert.deepEqual(
+        layers.map((e) => e.layers_loaded),
+        Array.from({ length: TINY.layers }, (_, i) => i + 1),
+      );
       assert.ok(layers.every((e) => e.layers_total === TINY.layers && e.worker_id === 'w-e2e'));
 
       // Ready callback with the token and the contract fields; heartbeats follow to the callback's origin.
       await w.waitFor((l) => l.event === 'worker.ready_callback_sent');
       const cb = hive.requests.find((r) => r.path === '/v1/workers/ready' && r.body.worker_id === 'w-e2e')!;
       assert.equal(cb.auth, `Bearer ${TOKEN}`);
-      assert.deepEqual(cb.body, { worker_id: 'w-e2e', url: base, model_ref: TINY.model_ref, backend: 'cpu', device: 0 });
-      await until(() => hive.requests.filter((r) => r.path === '/v1/heartbeat' && r.body.worker_id === 'w-e2e').length >= 2, 5000, 'heartbeats');
+      assert.deepEqual(cb.body, {
+        worker_id: 'w-e2e',
+        url: base,
+        model_ref: TINY.model_ref,
+        backend: 'cpu',
+        device: 0,
+      });
+      await until(
+        () => hive.requests.filter((r) => r.path === '/v1/heartbeat' && r.body.worker_id === 'w-e2e').length >= 2,
+        5000,
+        'heartbeats',
+      );
       const hb = hive.requests.find((r) => r.path === '/v1/heartbeat' && r.body.worker_id === 'w-e2e')!;
       assert.equal(hb.auth, `Bearer ${TOKEN}`);
       assert.equal(hb.body.health_status, 'healthy');
@@ -514,22 +669,41 @@ describe('worker process end to end', () => {
       const health = (await (await request(`${base}/health`)).body.json()) as any;
       assert.deepEqual(health, { status: 'healthy', vram_bytes: TINY.vram_bytes });
       assert.equal((await request(`${base}/v1/ready`)).statusCode, 401);
-      assert.equal((await infer(base, { job_id: 'x', prompt: 'x', max_tokens: 1 }, { authorization: 'Bearer wrong' })).status, 401);
+      assert.equal(
+        (await infer(base, { job_id: 'x', prompt: 'x', max_tokens: 1 }, { authorization: 'Bearer wrong' })).status,
+        401,
+      );
 
       // One inference: SSE order, token indices, correlation id echo and narration.
-      const r = await infer(base, { job_id: 'job-1', prompt: 'hello', max_tokens: 8, seed: 3 }, { 'x-correlation-id': 'corr-e2e-1', 'x-rbee-subject': 'alice' });
+      const r = await infer(
+        base,
+        { job_id: 'job-1', prompt: 'hello', max_tokens: 8, seed: 3 },
+        { 'x-correlation-id': 'corr-e2e-1', 'x-rbee-subject': 'alice' },
+      );
       assert.equal(r.status, 200);
       assert.equal(r.headers['content-type'], 'text/event-stream');
       assert.equal(r.headers['x-correlation-id'], 'corr-e2e-1');
       const events = parseSse(r.text) as any[];
-      assert.deepEqual(events.map((e) => (typeof e === 'string' ? e : e.type)), ['narration', 'started', ...Array(8).fill('token'), 'end', '[DONE]']);
+      assert.deepEqual(
+        events.map((e) => (typeof e === 'string' ? e : e.type)),
+        ['narration', 'started', ...Array(8).fill('token'), 'end', '[DONE]'],
+      );
       assert.equal(events[0].correlation_id, 'corr-e2e-1');
       assert.equal(events[0].job_id, 'job-1');
       assert.equal(events[1].model, TINY.model_ref);
       const tokens = events.filter((e) => e.type === 'token');
-      assert.deepEqual(tokens.map((t) => t.i), [0, 1, 2, 3, 4, 5, 6, 7]);
-      assert.deepEqual(tokens.map((t) => t.t), generateTokens('hello', 3, 8));
-      assert.deepEqual({ ...events[10], decode_time_ms: 0 }, { type: 'end', tokens_out: 8, decode_time_ms: 0, stop_reason: 'MAX_TOKENS' });
+      assert.deepEqual(
+        tokens.map((t) => t.i),
+        [0, 1, 2, 3, 4, 5, 6, 7],
+      );
+      assert.deepEqual(
+        tokens.map((t) => t.t),
+        generateTokens('hello', 3, 8),
+      );
+      assert.deepEqual(
+        { ...events[10], decode_time_ms: 0 },
+        { type: 'end', tokens_out: 8, decode_time_ms: 0, stop_reason: 'MAX_TOKENS' },
+      );
       assert.ok(events[10].decode_time_ms >= 50, 'tokens are paced by MOCK_TOKEN_DELAY_MS');
       const started = await w.waitFor((l) => l.event === 'job.started' && l.job_id === 'job-1');
       assert.deepEqual([started.correlation_id, started.worker_id, started.subject], ['corr-e2e-1', 'w-e2e', 'alice']);
@@ -539,11 +713,18 @@ describe('worker process end to end', () => {
       // Validation errors come back as JSON with the contract codes.
       const v = await infer(base, { job_id: 'bad', prompt: '', max_tokens: 0 });
       assert.equal(v.status, 400);
-      assert.deepEqual(JSON.parse(v.text).error.errors.map((e: any) => e.field), ['prompt', 'max_tokens']);
+      assert.deepEqual(
+        JSON.parse(v.text).error.errors.map((e: any) => e.field),
+        ['prompt', 'max_tokens'],
+      );
       assert.equal((await infer(base, { job_id: 'bad', prompt: 'x' })).status, 422);
 
       // While one job streams: /v1/ready says busy, a second job gets 503 ALL_SLOTS_BUSY (Retry-After).
-      const longJob = request(`${base}/v1/inference`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ job_id: 'long', prompt: 'p', max_tokens: 2000 }) });
+      const longJob = request(`${base}/v1/inference`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ job_id: 'long', prompt: 'p', max_tokens: 2000 }),
+      });
       const longRes = await longJob;
       const reader = longRes.body[Symbol.asyncIterator]();
       await reader.next(); // the stream has started
@@ -552,7 +733,10 @@ describe('worker process end to end', () => {
       const busy = await infer(base, { job_id: 'second', prompt: 'p', max_tokens: 1 });
       assert.equal(busy.status, 503);
       const busyErr = JSON.parse(busy.text).error;
-      assert.deepEqual([busyErr.code, busyErr.slots_total, busyErr.slots_busy, busyErr.retryable], ['ALL_SLOTS_BUSY', 1, 1, true]);
+      assert.deepEqual(
+        [busyErr.code, busyErr.slots_total, busyErr.slots_busy, busyErr.retryable],
+        ['ALL_SLOTS_BUSY', 1, 1, true],
+      );
       assert.ok(busyErr.retry_after_ms > 0 && busy.headers['retry-after']);
 
       // DELETE cancels it (204, idempotent); its stream ends with CANCELLED and [DONE].
@@ -563,14 +747,20 @@ describe('worker process end to end', () => {
       assert.equal(del2.statusCode, 204);
       await del2.body.dump();
       let rest = '';
-      for (let c = await reader.next(); !c.done; c = await reader.next()) rest += Buffer.from(c.value as Buffer).toString();
+      for (let c = await reader.next(); !c.done; c = await reader.next())
+        rest += Buffer.from(c.value as Buffer).toString();
       const tail = parseSse(rest) as any[];
       assert.equal(tail.at(-1), '[DONE]');
       assert.equal(tail.at(-2).stop_reason, 'CANCELLED');
 
       // A client that disconnects mid-stream frees the slot.
       const ac = new AbortController();
-      const gone = await request(`${base}/v1/inference`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ job_id: 'gone', prompt: 'p', max_tokens: 2000 }), signal: ac.signal });
+      const gone = await request(`${base}/v1/inference`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ job_id: 'gone', prompt: 'p', max_tokens: 2000 }),
+        signal: ac.signal,
+      });
       await gone.body[Symbol.asyncIterator]().next();
       ac.abort();
       await w.waitFor((l) => l.event === 'job.cancelled' && l.job_id === 'gone' && l.reason === 'client_disconnected');
@@ -578,11 +768,26 @@ describe('worker process end to end', () => {
       assert.equal(after.status, 200);
 
       // Deadline: already past → 504; passing mid-stream → error event then [DONE].
-      const past = await infer(base, { job_id: 'late', prompt: 'p', max_tokens: 2 }, { 'x-deadline': String(Date.now() - 1) });
+      const past = await infer(
+        base,
+        { job_id: 'late', prompt: 'p', max_tokens: 2 },
+        { 'x-deadline': String(Date.now() - 1) },
+      );
       assert.equal(past.status, 504);
       assert.equal(JSON.parse(past.text).error.code, 'DEADLINE_EXCEEDED');
-      const mid = parseSse((await infer(base, { job_id: 'mid', prompt: 'p', max_tokens: 2000 }, { 'x-deadline': String(Date.now() + 200) })).text) as any[];
-      assert.deepEqual([mid.at(-2).type, mid.at(-2).code, mid.at(-2).retryable, mid.at(-1)], ['error', 'DEADLINE_EXCEEDED', false, '[DONE]']);
+      const mid = parseSse(
+        (
+          await infer(
+            base,
+            { job_id: 'mid', prompt: 'p', max_tokens: 2000 },
+            { 'x-deadline': String(Date.now() + 200) },
+          )
+        ).text,
+      ) as any[];
+      assert.deepEqual(
+        [mid.at(-2).type, mid.at(-2).code, mid.at(-2).retryable, mid.at(-1)],
+        ['error', 'DEADLINE_EXCEEDED', false, '[DONE]'],
+      );
 
       // Metrics: counters and the high-water mark that proves one job at a time.
       const metrics = await (await request(`${base}/metrics`)).body.text();
@@ -595,9 +800,14 @@ describe('worker process end to end', () => {
       assert.match(metrics, /^rbee_worker_slots_busy_max 1$/m);
       const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
       assert.ok(rss > TINY.vram_bytes, `rss ${rss} includes the model's memory`);
-      const om = await (await request(`${base}/metrics`, { headers: { accept: 'application/openmetrics-text' } })).body.text();
+      const om = await (
+        await request(`${base}/metrics`, { headers: { accept: 'application/openmetrics-text' } })
+      ).body.text();
       // (Each bucket keeps only its latest exemplar, so which job's id shows depends on timing.)
-      assert.match(om, /rbee_worker_inference_duration_seconds_bucket\{le="[^"]+"\} \d+ # \{correlation_id="[A-Za-z0-9._:-]+"\}/);
+      assert.match(
+        om,
+        /rbee_worker_inference_duration_seconds_bucket\{le="[^"]+"\} \d+ # \{correlation_id="[A-Za-z0-9._:-]+"\}/,
+      );
 
       assert.ok(!w.lines.some((l) => JSON.stringify(l).includes(TOKEN)), 'the token is never logged');
 
@@ -620,7 +830,10 @@ describe('worker process end to end', () => {
         if (how === 'SIGTERM') {
           w.proc.kill('SIGTERM');
         } else {
-          const res = await request(`${base}/v1/admin/shutdown`, { method: 'POST', headers: { ...auth, 'x-correlation-id': 'stop-1' } });
+          const res = await request(`${base}/v1/admin/shutdown`, {
+            method: 'POST',
+            headers: { ...auth, 'x-correlation-id': 'stop-1' },
+          });
           assert.equal(res.statusCode, 202);
           await res.body.dump();
           const req = await w.waitFor((l) => l.event === 'shutdown.requested');
