@@ -1,6 +1,8 @@
 // Free loopback ports for the process runtime. A port is found by binding a random candidate below the
 // kernel's ephemeral range (falling back to port 0, where the kernel picks one); ports handed out by this
-// process are remembered so two stacks in one runner never share.
+// process are remembered so two stacks in one runner never share. Parallel runners (cucumber's worker
+// processes) each draw from their own slice of the ranges: a port checked free by one runner and bound a
+// second later by its service could otherwise be drawn by another runner in between (EADDRINUSE at start).
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -61,10 +63,33 @@ export function ephemeralLow(): number {
 const SINGLE_LOW = 10000;
 const BLOCK_LOW = 20000;
 
+export interface PortRanges {
+  /** Single service ports: [low, high). */
+  single: [number, number];
+  /** Hives' worker port blocks: [low, high). */
+  block: [number, number];
+}
+
+/**
+ * This runner's share of the port ranges: all of them when it runs alone, else slice CUCUMBER_WORKER_ID of
+ * CUCUMBER_TOTAL_WORKERS (set by cucumber in each parallel worker process).
+ */
+export function portRanges(env: NodeJS.ProcessEnv = process.env): PortRanges {
+  const total = Number(env.CUCUMBER_TOTAL_WORKERS);
+  const id = Number(env.CUCUMBER_WORKER_ID);
+  const slice = (lo: number, hi: number): [number, number] => {
+    if (!(Number.isInteger(total) && total > 1 && Number.isInteger(id) && id >= 0 && id < total)) return [lo, hi];
+    const width = Math.floor((hi - lo) / total);
+    return [lo + id * width, lo + (id + 1) * width];
+  };
+  return { single: slice(SINGLE_LOW, BLOCK_LOW), block: slice(BLOCK_LOW, Math.max(ephemeralLow(), BLOCK_LOW + 4096)) };
+}
+
 /** One free port on 127.0.0.1 not yet handed out by this process (below the ephemeral range when it can). */
 export async function freePort(): Promise<number> {
+  const [low, high] = portRanges().single;
   for (let i = 0; i < 50; i++) {
-    const candidate = SINGLE_LOW + Math.floor(Math.random() * (BLOCK_LOW - SINGLE_LOW));
+    const candidate = low + Math.floor(Math.random() * (high - low));
     if (handedOut.has(candidate)) continue;
     if ((await tryBind(candidate)) === candidate) {
       handedOut.add(candidate);
@@ -81,11 +106,12 @@ export async function freePort(): Promise<number> {
   throw new Error('could not find a free loopback port after 100 attempts');
 }
 
-/** A block of `size` consecutive free ports (a hive's worker port range). Random base from 20000 up to the ephemeral range. */
+/** A block of `size` consecutive free ports (a hive's worker port range), at a random base in this runner's block range. */
 export async function freePortBlock(size: number, random: () => number = Math.random): Promise<[number, number]> {
-  const span = Math.max(ephemeralLow() - BLOCK_LOW, size * 4);
+  const [low, high] = portRanges().block;
+  const span = Math.max(high - low, size * 4);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = BLOCK_LOW + Math.floor(random() * (span - size));
+    const base = low + Math.floor(random() * (span - size));
     let ok = true;
     for (let p = base; p < base + size && ok; p++) {
       ok = !handedOut.has(p) && (await isWorkerPortFree(p));
