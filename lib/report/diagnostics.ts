@@ -3,8 +3,7 @@
 // timeline, process/container state, the last observation of the wait that failed, the seed and the
 // command that replays it.
 
-import { readLogLines } from '../observe/logs.ts';
-import type { Stack } from '../stack/stack.ts';
+import { serviceLogLines, type Stack } from '../stack/stack.ts';
 import type { FaultTimeline } from '../faults/timeline.ts';
 import { redact } from './redact.ts';
 
@@ -39,7 +38,7 @@ export async function diagnosticsBundle(i: DiagnosticsInput, maxLinesPerService 
     out.push('', '## Service logs since the scenario started');
     const since = new Date(i.startedAt - 1000).toISOString();
     for (const svc of i.stack.running.services.values()) {
-      const lines = readLogLines(svc.logFile).filter((l) => l.ts >= since);
+      const lines = serviceLogLines(svc).filter((l) => l.ts >= since);
       const shown = lines.slice(-maxLinesPerService);
       out.push(
         `### ${svc.name} (${lines.length} lines${lines.length > shown.length ? `, last ${shown.length} shown` : ''})`,

@@ -32,6 +32,9 @@ export interface Addressing {
   workerPortRange(hive: string): string;
 }
 
+/** Where, in a hive's data directory, its workers' own log files go (RBEE_WORKER_LOG_DIR). */
+export const WORKER_LOG_DIR = 'worker-logs';
+
 export const HEALTH_PATH: Record<ServiceKind, string> = {
   hub: '/health',
   queen: '/health',
@@ -91,6 +94,8 @@ export function planServices(spec: StackSpec, secrets: StackSecrets, a: Addressi
         RBEE_MODELS_DIR: `${a.dataDir(hive.name)}/models`,
         RBEE_MODEL_HUB_URL: a.internalUrl('hub'),
         RBEE_WORKER_CMD: a.workerCmd,
+        // Workers write their own log files: their lines must survive a hive restart (read by Stack.logs).
+        RBEE_WORKER_LOG_DIR: `${a.dataDir(hive.name)}/${WORKER_LOG_DIR}`,
         RBEE_WORKER_HOST: a.workerHost(hive.name),
         RBEE_WORKER_PORT_RANGE: a.workerPortRange(hive.name),
         RBEE_HEARTBEAT_INTERVAL_MS: String(t.heartbeatIntervalMs),

@@ -2,11 +2,13 @@
 // for, and the scenario's logs. Start-up = runtime.start (services healthy) + spawn the topology's
 // workers through each hive's own API and wait until the hive lists them idle.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { HiveClient, HubClient, QueenClient, WorkerClient, type WorkerInfo } from '../clients/rbee.ts';
 import { eventually, GiveUp } from '../observe/eventually.ts';
-import { readLogLines, type LogLine } from '../observe/logs.ts';
+import { mergeTimeline, readLogLines, type LogLine } from '../observe/logs.ts';
 import { makeSecrets, type StackSecrets } from './secrets.ts';
+import { WORKER_LOG_DIR } from './services.ts';
 import { serviceOf, type RunningStack, type Runtime, type ServiceHandle } from './runtime.ts';
 import type { StackSpec } from './spec.ts';
 import { stacksDir } from './reaper.ts';
@@ -223,10 +225,27 @@ export class Stack {
   /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */
   logs(service?: string): LogLine[] {
     const names = service ? [service] : [...this.running.services.keys()];
-    return names.flatMap((n) => readLogLines(this.service(n).logFile));
+    return names.flatMap((n) => serviceLogLines(this.service(n)));
   }
 
   async stop(): Promise<void> {
     await this.running.stop();
   }
+}
+
+/**
+ * A service's JSON log lines; a hive's are merged in time order with its workers' own files
+ * (RBEE_WORKER_LOG_DIR), which keep a worker's lines after its hive restarted.
+ */
+export function serviceLogLines(svc: ServiceHandle): LogLine[] {
+  const lines = readLogLines(svc.logFile);
+  if (svc.kind !== 'hive') return lines;
+  const dir = path.join(svc.dataDir, WORKER_LOG_DIR);
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir).filter((f) => f.endsWith('.log'));
+  } catch {
+    return lines; // no worker started yet
+  }
+  return mergeTimeline([...lines, ...files.flatMap((f) => readLogLines(path.join(dir, f)))]);
 }

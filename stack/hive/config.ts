@@ -19,6 +19,12 @@ export interface HiveConfig {
   hubUrl?: string;
   /** Command line that starts a worker, split on whitespace; the worker CLI args are appended. */
   workerCmd: string[];
+  /**
+   * Directory for each worker's stdout/stderr (`<worker_id>.log`, appended). Unset: the hive copies its
+   * workers' lines into its own stdout, which ends when the hive does — so a worker that outlives a hive
+   * restart would log into a closed pipe and its lines would be lost.
+   */
+  workerLogDir?: string;
   workerHost: string;
   workerPortRange: [number, number];
   heartbeatIntervalMs: number;
@@ -55,6 +61,7 @@ export function loadHiveConfig(): HiveConfig {
     modelsDir: path.resolve(envString('RBEE_MODELS_DIR', './models')!),
     hubUrl: envString('RBEE_MODEL_HUB_URL'),
     workerCmd: envString('RBEE_WORKER_CMD', DEFAULT_WORKER_CMD)!.trim().split(/\s+/),
+    workerLogDir: envString('RBEE_WORKER_LOG_DIR'),
     workerHost: envString('RBEE_WORKER_HOST', '127.0.0.1')!,
     workerPortRange: envRange('RBEE_WORKER_PORT_RANGE', [8081, 9000]),
     heartbeatIntervalMs: envInt('RBEE_HEARTBEAT_INTERVAL_MS', 30_000),

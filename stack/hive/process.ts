@@ -1,6 +1,7 @@
 // Starting a worker as a child process of the hive (RBEE_WORKER_CMD + the worker CLI of contract §3), and
-// describing how one ended. Workers are not detached and keep their own pipes; their log lines are copied
-// unchanged into the hive's stdout so the JSON worker logs end up in the hive's log stream.
+// describing how one ended. A worker's output goes to its own file in RBEE_WORKER_LOG_DIR when that is set
+// (it outlives the hive, as the worker may); otherwise its lines are copied unchanged into the hive's stdout
+// so the JSON worker logs end up in the hive's log stream.
 
 import fs from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,7 @@ export interface WorkerArgs {
 }
 
 /** `token`: the service token the worker must use for its callbacks (the hive's own). */
-export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string): ChildProcess {
+export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string, logDir?: string): ChildProcess {
   const [exe, ...pre] = cmd;
   if (!exe) throw new Error('RBEE_WORKER_CMD is empty');
   const args = [
@@ -40,6 +41,15 @@ export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string): Child
   ];
   // The worker inherits the hive's environment (MOCK_* knobs, timings), and always the hive's token.
   const env = token ? { ...process.env, LLORCH_API_TOKEN: token } : process.env;
+  if (logDir) {
+    fs.mkdirSync(logDir, { recursive: true });
+    const fd = fs.openSync(`${logDir}/${a.workerId}.log`, 'a');
+    try {
+      return spawn(exe, args, { stdio: ['ignore', fd, fd], env });
+    } finally {
+      fs.closeSync(fd); // the child has its own copy
+    }
+  }
   const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   if (child.stdout) copyLines(child.stdout);
   if (child.stderr) copyLines(child.stderr);

@@ -181,6 +181,7 @@ export class WorkerManager {
           callbackUrl: this.callbackUrl(),
         },
         this.cfg.token,
+        this.cfg.workerLogDir,
       );
     } catch (err) {
       // Synchronous spawn failures (bad command line) go through the same path as an early exit.

@@ -515,6 +515,24 @@ describe('worker processes', () => {
     });
   });
 
+  it('with a worker log dir, each worker writes its own log file there', async () => {
+    const logDir = fs.mkdtempSync(path.join(dir, 'wl-'));
+    await withHive({ workerLogDir: logDir }, { FAKE_WORKER_MODE: 'normal' }, async ({ app, url }) => {
+      const id = (await spawn(url)).body.worker_id as string;
+      await eventually(() => app.workers.list().find((x) => x.worker_id === id && x.state === 'idle'), 8000, 'idle');
+      const file = path.join(logDir, `${id}.log`);
+      const lines = fs
+        .readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.ok(
+        lines.some((l) => l.event === 'service.listening' && l.worker_id === id),
+        `lines of ${file}`,
+      );
+    });
+  });
+
   it('under on-crash a crashed worker comes back with the same id and restart_count+1', async () => {
     await withHive(
       { restartPolicy: 'on-crash', maxRestarts: 1 },
