@@ -117,6 +117,10 @@ Then('no job ran on two workers, and no worker ran two jobs at once', function (
   expectNoAnomaly(this, ['ran-on-two-workers', 'concurrent-on-worker'], 'jobs run twice or side by side on one worker');
 });
 
+Then('no hive listed a worker as idle while it ran a job', function (this: RbeeWorld) {
+  expectNoAnomaly(this, ['idle-while-running'], 'workers listed idle by their hive while they ran a job');
+});
+
 Then('every failure a fault caused was reported as retryable', function (this: RbeeWorld) {
   expectNoAnomaly(this, ['fault-error-not-retryable'], 'fault-caused failures reported as not retryable');
 });

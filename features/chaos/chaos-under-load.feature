@@ -28,6 +28,7 @@ Feature: Chaos under load
     Then every accepted job terminated, and no stream was cut without an error event
     And no job's tokens were out of order, duplicated or more than it asked for
     And no job ran on two workers, and no worker ran two jobs at once
+    And no hive listed a worker as idle while it ran a job
     And every failure a fault caused was reported as retryable
     And no job was routed to a worker its hive had already reported dead
     And the queen's and the workers' job counters reconcile with the history
@@ -51,6 +52,7 @@ Feature: Chaos under load
     Then every accepted job terminated, and no stream was cut without an error event
     And no job's tokens were out of order, duplicated or more than it asked for
     And no job ran on two workers, and no worker ran two jobs at once
+    And no hive listed a worker as idle while it ran a job
     And every failure a fault caused was reported as retryable
     And no job was routed to a worker its hive had already reported dead
     And the queen's and the workers' job counters reconcile with the history

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import type { Stack } from '../stack/stack.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
 import { eventually, type WaitTimeoutError } from '../observe/eventually.ts';
+import { startSampling } from '../observe/sample.ts';
 import { History } from '../workload/history.ts';
 import { runOpenLoop, type OpenLoopReport } from '../workload/open-loop.ts';
 import {
@@ -36,6 +37,7 @@ import {
   uncheckedKinds,
   type Anomaly,
   type HistoryEvidence,
+  type HiveListing,
 } from '../checks/history.ts';
 
 export interface ChaosWorkload {
@@ -75,6 +77,16 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRun> {
   const workersBefore = await workerJobCounts(stack);
   const origin = Date.now();
   const history = new History();
+  // What each hive says of its workers, every 250 ms: a hive that lists a busy worker as idle would route
+  // a second job to it (idle-while-running), which the checker sees even when no second job came in time.
+  const listings = stack.hiveNames.map((hive) => ({
+    hive,
+    sampler: startSampling(() => stack.hive(hive).workers({ timeoutMs: 500 }), {
+      everyMs: 250,
+      maxMs: workload.durationMs + o.convergenceBoundMs,
+      probeTimeoutMs: 600,
+    }),
+  }));
   const faults = executeSchedule(schedule, nemesisInjector(stack, nemesis), { origin });
   // Convergence is probed from the last heal on, while the workload still runs: it is about the stack
   // coming back, which must not wait for the clients to stop.
@@ -123,14 +135,25 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRun> {
     }).then((r) => r.report),
     faults,
     convergence,
-  ]);
+  ]).catch(async (e: unknown) => {
+    await Promise.all(listings.map((l) => l.sampler.stop()));
+    throw e;
+  });
 
+  const hiveListings: HiveListing[] = [];
+  for (const { hive, sampler } of listings) {
+    const samples = await sampler.stop();
+    for (const s of samples)
+      if (s.value) hiveListings.push({ hive, sentAt: s.at, receivedAt: s.at + s.ms, workers: s.value });
+  }
   const lines = stack.logs();
   const queenRestarted = execution.faults.some((f) => f.kind === 'restart-queen' && f.appliedAt !== undefined);
   const workersAfter = await workerJobCounts(stack);
   const evidence: HistoryEvidence = {
     faults: faultWindowsOf(execution),
     jobSpans: jobSpansFromLogs(lines),
+    // Not one answer from any hive (all paused or cut off the whole run?): the rule could not run, say so.
+    ...(hiveListings.length ? { hiveListings } : {}),
     deadWorkers: deadWorkersFromLogs(lines),
     // After a queen restart its counters start again from zero: they cannot be compared.
     ...(queenRestarted ? {} : { queenJobsByOutcome: countsDelta(await queenJobCounts(stack), queenBefore) }),

@@ -18,6 +18,7 @@ export const ANOMALY_KINDS = [
   'tokens-over-max',
   'ran-on-two-workers',
   'concurrent-on-worker',
+  'idle-while-running',
   'fault-error-not-retryable',
   'routed-to-dead-worker',
   'counters-mismatch',
@@ -32,6 +33,8 @@ export const ANOMALY_KINDS = [
  *   or fewer than end.tokens_out) / an index twice / more tokens than max_tokens;
  * - ran-on-two-workers: one job id started on two workers (workers' own log spans);
  * - concurrent-on-worker: more jobs at once on one worker than it has slots (spans);
+ * - idle-while-running: its hive listed a worker idle (free to take a job) while, by the worker's own log, it
+ *   ran one — the state a second job is routed on; it shows even when no second job came in time;
  * - fault-error-not-retryable: a fault-caused failure (see isFaultCaused) without `retryable: true`;
  * - routed-to-dead-worker: dispatched to a worker while its hive had reported it dead;
  * - counters-mismatch: the queen's jobs-by-outcome or a worker's job count cannot be reconciled with the history;
@@ -56,6 +59,15 @@ export interface JobSpan {
   start: number;
   /** Absent when the worker never logged an end (it died): closed at its next death, else open. */
   end?: number;
+}
+
+/** One answer of a hive's GET /v1/workers/list: the states it held somewhere between sentAt and receivedAt. */
+export interface HiveListing {
+  hive: string;
+  /** Epoch ms. */
+  sentAt: number;
+  receivedAt: number;
+  workers: ReadonlyArray<{ worker_id: string; state: string }>;
 }
 
 /** A worker its hive reported dead (worker.crashed / worker.removed), and when it was ready again, if ever. */
@@ -89,6 +101,8 @@ export interface HistoryEvidence {
    * and from one queen process: after a queen restart the counters restart, so leave it out then.
    */
   queenJobsByOutcome?: Readonly<Record<string, number>>;
+  /** For idle-while-running: the hives' worker lists sampled during the run (together with jobSpans). */
+  hiveListings?: readonly HiveListing[];
   /** rbee_worker_jobs_total (all outcomes) per worker id, over the workload, for workers that never restarted. */
   workerJobCounts?: Readonly<Record<string, number>>;
   convergence?: Convergence;
@@ -101,6 +115,11 @@ export interface HistoryCheckOptions {
   faultGraceMs?: number;
   /** How long the queen may take to learn of a death the hive reported (default 0; give it ~2 heartbeats). */
   routingGraceMs?: number;
+  /**
+   * idle-while-running needs the job to have run this long before the listing was asked for and after it
+   * was answered (default 500 ms): a job's start and end reach the hive and the worker in either order.
+   */
+  listingMarginMs?: number;
   /** Jobs a worker may run at once (MOCK_SLOTS; default 1). */
   slotsPerWorker?: number;
   /** Also flag failures that overlap no fault window (default false). */
@@ -251,6 +270,8 @@ export function checkHistory(
       });
     }
     out.push(...concurrency(spans, o.slotsPerWorker ?? 1, idsOf));
+    if (evidence.hiveListings)
+      out.push(...idleWhileRunning(evidence.hiveListings, spans, o.listingMarginMs ?? 500, idsOf));
   }
 
   for (const e of entries) {
@@ -334,6 +355,8 @@ export function uncheckedKinds(
       { kind: 'ran-on-two-workers', missing: 'jobSpans' },
       { kind: 'concurrent-on-worker', missing: 'jobSpans' },
     );
+  if (!evidence.jobSpans || !evidence.hiveListings)
+    out.push({ kind: 'idle-while-running', missing: evidence.jobSpans ? 'hiveListings' : 'jobSpans' });
   if (!evidence.deadWorkers) out.push({ kind: 'routed-to-dead-worker', missing: 'deadWorkers' });
   if (!evidence.queenJobsByOutcome && !evidence.workerJobCounts)
     out.push({ kind: 'counters-mismatch', missing: 'queenJobsByOutcome and workerJobCounts' });
@@ -436,6 +459,34 @@ function concurrency(
         jobs: idsOf(jobIds),
         detail: `${worker} (${slots} slot${slots === 1 ? '' : 's'}): job ${cur.jobId} started at ${iso(cur.start)} while ${running.map((r) => `${r.jobId} (${iso(r.start)}–${iso(r.end)})`).join(', ')} still ran`,
       });
+    }
+  }
+  return out;
+}
+
+function idleWhileRunning(
+  listings: readonly HiveListing[],
+  spans: readonly JobSpan[],
+  marginMs: number,
+  idsOf: (jobIds: readonly string[]) => number[],
+): Anomaly[] {
+  const out: Anomaly[] = [];
+  const seen = new Set<string>();
+  const iso = (t: number) => new Date(t).toISOString().slice(11, 23);
+  for (const l of [...listings].sort((a, b) => a.sentAt - b.sentAt)) {
+    for (const w of l.workers) {
+      if (w.state !== 'idle') continue;
+      for (const s of spans) {
+        const key = `${s.worker}\u0000${s.jobId}`;
+        if (s.worker !== w.worker_id || seen.has(key)) continue;
+        if (s.start > l.sentAt - marginMs || (s.end ?? Number.POSITIVE_INFINITY) < l.receivedAt + marginMs) continue;
+        seen.add(key);
+        out.push({
+          kind: 'idle-while-running',
+          jobs: idsOf([s.jobId]),
+          detail: `${l.hive} listed ${w.worker_id} idle at ${iso(l.sentAt)}–${iso(l.receivedAt)} while it ran job ${s.jobId} (${iso(s.start)}–${s.end === undefined ? 'never ended' : iso(s.end)}, its own log)`,
+        });
+      }
     }
   }
   return out;

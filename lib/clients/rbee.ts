@@ -82,8 +82,8 @@ export class HiveClient extends ServiceClient {
   health(deep = false): Promise<HttpResponse> {
     return this.http.get(deep ? '/v1/health?deep=1' : '/v1/health');
   }
-  async workers(): Promise<WorkerInfo[]> {
-    const r = await this.http.get('/v1/workers/list');
+  async workers(o?: CallOptions): Promise<WorkerInfo[]> {
+    const r = await this.http.get('/v1/workers/list', o);
     if (r.status !== 200) throw new Error(`hive worker list answered ${r.status}: ${r.text.slice(0, 200)}`);
     return r.json.workers as WorkerInfo[];
   }

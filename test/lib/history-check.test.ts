@@ -99,6 +99,9 @@ test('a clean history with consistent evidence has no anomalies', () => {
       { worker: 'w-2', jobId: 'job-1', start: T0 + 106, end: T0 + 140 },
     ],
     deadWorkers: [],
+    hiveListings: [
+      { hive: 'hive-a', sentAt: T0 + 60, receivedAt: T0 + 62, workers: [{ worker_id: 'w-1', state: 'idle' }] },
+    ],
     queenJobsByOutcome: { completed: 2, rejected: 1, failed: 0, cancelled: 0 },
     workerJobCounts: { 'w-1': 1, 'w-2': 1 },
     convergence: { lastHealAt: T0 + 1000, convergedAt: T0 + 1500, boundMs: 5000 },
@@ -232,6 +235,39 @@ test('concurrent-on-worker: overlapping spans on one worker, per its slots; back
     [],
   );
   assert.deepEqual(kinds(checkHistory(h, { jobSpans: crashed })), ['concurrent-on-worker']);
+});
+
+test('idle-while-running: a hive listing a worker idle while its own log shows a job running, beyond the margin', () => {
+  const h = new History();
+  job(h);
+  job(h);
+  const spans = [
+    { worker: 'w-1', jobId: 'job-0', start: T0, end: T0 + 3000 },
+    { worker: 'w-2', jobId: 'job-1', start: T0, end: T0 + 3000 },
+  ];
+  const listing = (at: number, states: Record<string, string>) => ({
+    hive: 'hive-a',
+    sentAt: T0 + at,
+    receivedAt: T0 + at + 20,
+    workers: Object.entries(states).map(([worker_id, state]) => ({ worker_id, state })),
+  });
+  const hiveListings = [
+    listing(1000, { 'w-1': 'idle', 'w-2': 'busy' }), // w-1 runs job-0 from 0 to 3000: flagged
+    listing(1500, { 'w-1': 'idle', 'w-2': 'busy' }), // the same job again: named once
+    listing(200, { 'w-2': 'idle' }), // job-1 started 200 ms before: within the margin (start and acquire race)
+    listing(2700, { 'w-2': 'idle' }), // job-1 ends 280 ms after: within the margin (release races the end)
+  ];
+  const a = checkHistory(h, { jobSpans: spans, hiveListings });
+  assert.deepEqual(kinds(a), ['idle-while-running']);
+  assert.deepEqual(a[0]!.jobs, [0]);
+  assert.match(
+    a[0]!.detail,
+    /hive-a listed w-1 idle at 00:00:01.000–00:00:01.020 while it ran job job-0 \(00:00:00.000–00:00:03.000/,
+  );
+  assert.deepEqual(only(checkHistory(h, { jobSpans: spans }), 'idle-while-running'), []);
+  assert.ok(
+    uncheckedKinds({ jobSpans: spans }).some((u) => u.kind === 'idle-while-running' && u.missing === 'hiveListings'),
+  );
 });
 
 test('fault-error-not-retryable: fault-caused failures must be retryable', () => {
