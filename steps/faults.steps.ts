@@ -81,6 +81,66 @@ Then(
   },
 );
 
+Given('workers hold {int} KiB of context per generated token', function (this: RbeeWorld, kib: number) {
+  this.configure().workerEnv({ MOCK_KV_BYTES_PER_TOKEN: String(kib * 1024) });
+});
+
+Given('the memory use of {string} is noted', async function (this: RbeeWorld, service: string) {
+  await this.theStack();
+  this.remembered.set(`memory of ${service}`, await this.nemesis!.memoryUsage(service));
+});
+
+Then(
+  'the process killed was the worker running the job: its hive logs {string} for it with signal {string} and was not restarted',
+  async function (this: RbeeWorld, event: string, signal: string) {
+    const stack = await this.theStack();
+    const { node_name: hive, worker_id: workerId } = this.job.dispatch ?? {};
+    expect(workerId, 'the queen named the worker running the job').to.be.a('string');
+    const oom = this.recall<FaultRecord>('oom kill');
+    const line = await eventually(
+      () => {
+        const l = stack.logs(hive!).find((x) => x.service === 'hive' && x.event === event && x.worker_id === workerId);
+        expect(l, `a "${event}" line for ${workerId} in ${hive}'s log`).to.not.equal(undefined);
+        return l!;
+      },
+      { within: 5000, what: `${hive} to log ${event} for ${workerId}` },
+    );
+    expect(line.signal, `signal in ${JSON.stringify(line)}`).to.equal(signal);
+    const seen = Date.parse(line.ts);
+    expect(seen - oom.appliedAt, `the hive saw the worker die ${seen - oom.appliedAt} ms after the kill`).to.be.within(
+      -1000,
+      5000,
+    );
+    const instance = await stack.service(hive!).instance();
+    expect(instance.startedAt, `${hive} (${instance.id}) started again after the job was submitted`).to.be.below(
+      this.job.submittedAt,
+    );
+    expect((await stack.hive(hive!).health()).status, `${hive} answers /v1/health`).to.equal(200);
+    this.measure('OOM kill → hive reports the worker dead', seen - oom.appliedAt);
+    this.remembered.set('victim', { hive: hive!, workerId: workerId!, fault: oom } satisfies Victim);
+  },
+);
+
+Then(
+  'within {int} seconds the memory use of {string} is back to at most what was noted',
+  async function (this: RbeeWorld, s: number, service: string) {
+    const noted = this.recall<number>(`memory of ${service}`);
+    const oom = this.recall<FaultRecord>('oom kill');
+    const MIB = 1024 * 1024;
+    await eventually(
+      async () => {
+        const now = await this.nemesis!.memoryUsage(service);
+        expect(
+          now / MIB,
+          `memory of ${service} in MiB (noted before the job: ${(noted / MIB).toFixed(1)})`,
+        ).to.be.at.most(noted / MIB);
+      },
+      { within: Math.max(1, oom.appliedAt + s * 1000 - Date.now()), what: `${service}'s memory to be given back` },
+    );
+    this.measure('OOM kill → memory given back', Date.now() - oom.appliedAt);
+  },
+);
+
 Then('within {int} seconds the hive no longer lists that worker', async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
   const v = this.recall<Victim>('victim');

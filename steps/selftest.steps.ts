@@ -223,6 +223,7 @@ Then(
     const since = (this.remembered.get('spawn at') as number | undefined) ?? this.job.submittedAt;
     const oom = await this.nemesis!.confirmOom(service, since - 1000, s * 1000);
     this.measure('request → OOM kill', oom.at - since);
+    this.remembered.set('oom kill', oom.record);
   },
 );
 

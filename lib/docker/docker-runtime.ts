@@ -7,7 +7,7 @@ import { chownSync, createWriteStream, mkdirSync, rmSync, type WriteStream } fro
 import { join, posix } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type Docker from 'dockerode';
-import type { ExitStatus, RunningStack, Runtime, ServiceHandle, Signal, StartContext } from '../stack/runtime.ts';
+import type { ExitStatus, RunningStack, Runtime, ServiceHandle, ServiceInstance, Signal, StartContext } from '../stack/runtime.ts';
 import type { StackSecrets } from '../stack/secrets.ts';
 import {
   planExternalWorker,
@@ -551,6 +551,11 @@ export class DockerServiceHandle implements ServiceHandle {
     await this.exited;
     await this.flushOutput();
     await this.startAndWait();
+  }
+
+  async instance(): Promise<ServiceInstance> {
+    const s = (await this.container.inspect()).State;
+    return { id: `container ${this.container.id.slice(0, 12)} pid ${s.Pid}`, startedAt: Date.parse(s.StartedAt) };
   }
 
   async describe(): Promise<string> {

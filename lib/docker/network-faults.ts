@@ -60,6 +60,16 @@ export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
         throw new Error(`call from ${from} to ${url} printed no result (exit ${r.code}): ${r.stderr.slice(0, 300)}`);
       }
     },
+    async memoryUsage(name) {
+      // As `docker stats` counts it: the cgroup's usage less the page cache it could drop (v1: total_inactive_file or cache).
+      const s = (await service(name).container.stats({ stream: false })) as {
+        memory_stats?: { usage?: number; stats?: Record<string, number> };
+      };
+      const m = s.memory_stats;
+      if (typeof m?.usage !== 'number') throw new Error(`the engine reports no memory usage for ${name}`);
+      const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? m.stats?.cache ?? 0;
+      return m.usage - cache;
+    },
     async waitForOom(name, timeoutMs, since) {
       const e = await stack.waitForOom(name, timeoutMs, since);
       return e

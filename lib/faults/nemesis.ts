@@ -157,11 +157,21 @@ export class Nemesis {
   }
 
   /** Wait for the engine's record of a kernel OOM kill in `service` since `since`. */
-  async confirmOom(service: string, since: number, withinMs: number): Promise<{ at: number; detail: string }> {
+  async confirmOom(
+    service: string,
+    since: number,
+    withinMs: number,
+  ): Promise<{ at: number; detail: string; record: FaultRecord }> {
     const oom = await this.network('OOM confirmation').waitForOom(service, withinMs, since);
     if (!oom) throw new Error(`the engine recorded no out-of-memory kill in ${service} within ${withinMs} ms`);
-    this.timeline.applied('oom-kill (observed)', service, undefined, oom.detail).appliedAt = oom.at;
-    return oom;
+    const record = this.timeline.applied('oom-kill (observed)', service, undefined, oom.detail);
+    record.appliedAt = oom.at;
+    return { ...oom, record };
+  }
+
+  /** Memory the service's container is charged now (docker only). */
+  memoryUsage(service: string): Promise<number> {
+    return this.network('memory usage').memoryUsage(service);
   }
 
   heal(record: FaultRecord): Promise<void> {

@@ -163,6 +163,11 @@ export class StackLinks {
           'kernel OOM kills need the docker runtime: the process runtime does not confine services in cgroups',
         );
       },
+      memoryUsage: async () => {
+        throw new FaultUnsupported(
+          "a service's charged memory needs the docker runtime: the process runtime does not confine services in cgroups",
+        );
+      },
     };
   }
 

@@ -21,6 +21,7 @@ import type {
   RunningStack,
   Runtime,
   ServiceHandle,
+  ServiceInstance,
   Signal,
   StartContext,
 } from './runtime.ts';
@@ -270,6 +271,7 @@ class ProcessService implements ServiceHandle {
   readonly kind: ServicePlan['kind'];
   readonly logFile: string;
   private child?: ChildProcess;
+  private startedAt = 0;
   private exit?: ExitStatus;
   private exitWaiters: Array<(s: ExitStatus) => void> = [];
 
@@ -310,6 +312,7 @@ class ProcessService implements ServiceHandle {
     });
     fs.closeSync(fd);
     this.child = child;
+    this.startedAt = Date.now();
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.exit = { code, signal };
@@ -366,6 +369,10 @@ class ProcessService implements ServiceHandle {
       await this.waitExit(5000);
     }
     await this.startAndWait();
+  }
+
+  async instance(): Promise<ServiceInstance> {
+    return { id: `pid ${this.child?.pid ?? 'none'}`, startedAt: this.startedAt };
   }
 
   async describe(): Promise<string> {

@@ -53,6 +53,18 @@ export interface ServiceHandle {
   restart(): Promise<void>;
   /** Human-readable process/container state for diagnostics. */
   describe(): Promise<string>;
+  /**
+   * Which run of the service this is: its main process (and container) and when it started. A restart
+   * gives a new one; the same one later proves the service was not restarted in between.
+   */
+  instance(): Promise<ServiceInstance>;
+}
+
+export interface ServiceInstance {
+  /** "pid 1234", or "container 0a1b2c… pid 1234". */
+  id: string;
+  /** Epoch ms when this run started. */
+  startedAt: number;
 }
 
 /** What one service saw when it called another (a probe run inside the caller's network view). */
@@ -86,6 +98,8 @@ export interface NetworkFaults {
   callFrom(from: string, url: string, timeoutMs: number): Promise<CallResult>;
   /** Resolves with the kernel OOM kill the engine recorded for `service` since `since`, or undefined on timeout. */
   waitForOom(service: string, timeoutMs: number, since: number): Promise<{ at: number; detail: string } | undefined>;
+  /** Bytes of memory the service's confinement (its container's cgroup) charges now, page cache left out. */
+  memoryUsage(service: string): Promise<number>;
 }
 
 export interface RunningStack {
