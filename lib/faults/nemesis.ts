@@ -10,6 +10,7 @@ import type { Stack } from '../stack/stack.ts';
 import type { CallResult, NetworkFaults } from '../stack/runtime.ts';
 import { FaultTimeline, type FaultRecord } from './timeline.ts';
 import { FaultUnsupported } from './unsupported.ts';
+import { makeAvailable, makeUnavailable } from './storage.ts';
 
 export class Nemesis {
   readonly timeline = new FaultTimeline();
@@ -102,6 +103,20 @@ export class Nemesis {
     record.healedAt = Date.now();
     record.healCheck = `${name} healthy after restart`;
     return record;
+  }
+
+  /** A file in a service's data directory (its database) becomes unavailable; heal = the same file back. */
+  storageUnavailable(service: string, relPath: string): FaultRecord {
+    const u = makeUnavailable(path.join(this.stack.service(service).dataDir, relPath));
+    return this.timeline.applied(
+      'storage-unavailable',
+      `${service}:${relPath}`,
+      async () => {
+        makeAvailable(u);
+        return `${relPath} back in place`;
+      },
+      'file moved aside, a directory in its place: every open fails',
+    );
   }
 
   /** Overwrite bytes of a file in a service's data directory with garbage (the heal keeps it broken: data loss is the point). */
