@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { WorkerInfo } from '../clients/rbee.ts';
-import { eventually } from '../observe/eventually.ts';
+import { delay, eventually } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { CallResult, NetworkFaults } from '../stack/runtime.ts';
+import type { CallResult, NetworkFaults, ServiceHandle, ServiceInstance } from '../stack/runtime.ts';
+import { HEALTH_PATH } from '../stack/services.ts';
 import { FaultTimeline, type FaultRecord } from './timeline.ts';
 import { FaultUnsupported } from './unsupported.ts';
 import { makeAvailable, makeUnavailable } from './storage.ts';
@@ -62,17 +63,19 @@ export class Nemesis {
   /** SIGKILL a service's main process (queen, hive, hub); the heal restarts it and waits for health. */
   async crashService(name: string): Promise<FaultRecord> {
     const svc = this.stack.service(name);
+    const before = await svc.instance();
     await svc.signal('SIGKILL');
     const status = await svc.waitExit(5000);
     if (!status) throw new Error(`${name} did not exit within 5 s of SIGKILL`);
+    if (await answersHealth(svc)) throw new Error(`${name} still answers its health route after SIGKILL`);
     return this.timeline.applied(
       'crash',
       name,
       async () => {
         if (!svc.running()) await svc.restart();
-        return `${name} restarted and healthy`;
+        return `${name} restarted and healthy: ${await newInstance(svc, before)}`;
       },
-      `exit signal ${status.signal}`,
+      `exit signal ${status.signal}; health route not answering`,
     );
   }
 
@@ -95,13 +98,36 @@ export class Nemesis {
     });
   }
 
-  /** Restart a service (kill + start with the same data). */
+  /**
+   * Restart a service (kill + start with the same data), observed: a new instance (pid / container start)
+   * and a moment in which its health route did not answer, probed every 50 ms while the restart runs.
+   * A restart that did nothing fails here instead of passing as healed.
+   */
   async restartService(name: string): Promise<FaultRecord> {
     const svc = this.stack.service(name);
+    const before = await svc.instance();
     const record = this.timeline.applied('restart', name);
-    await svc.restart();
+    let probes = 0;
+    let unanswered = 0;
+    let restarting = true;
+    const watch = (async () => {
+      while (restarting) {
+        probes++;
+        if (!(await answersHealth(svc))) unanswered++;
+        await delay(50);
+      }
+    })();
+    try {
+      await svc.restart();
+    } finally {
+      restarting = false;
+      await watch;
+    }
+    const changed = await newInstance(svc, before);
+    if (unanswered === 0)
+      throw new Error(`${name} answered all ${probes} health probes during its restart: it never went down`);
     record.healedAt = Date.now();
-    record.healCheck = `${name} healthy after restart`;
+    record.healCheck = `${name} healthy after restart: ${changed}; ${unanswered} of ${probes} health probes unanswered`;
     return record;
   }
 
@@ -196,4 +222,25 @@ export class Nemesis {
   healAll(): Promise<string[]> {
     return this.timeline.healAll();
   }
+}
+
+/** Does the service answer its health route now (within 250 ms)? */
+async function answersHealth(svc: ServiceHandle): Promise<boolean> {
+  try {
+    const r = await fetch(svc.url + HEALTH_PATH[svc.kind], { signal: AbortSignal.timeout(250) });
+    await r.body?.cancel();
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** "pid 1 → pid 2"; throws when the service runs as the same instance as before. */
+async function newInstance(svc: ServiceHandle, before: ServiceInstance): Promise<string> {
+  const after = await svc.instance();
+  if (after.id === before.id && after.startedAt === before.startedAt)
+    throw new Error(
+      `${svc.name} was not restarted: still ${after.id}, started ${new Date(after.startedAt).toISOString()}`,
+    );
+  return `${before.id} → ${after.id}`;
 }
