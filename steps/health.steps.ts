@@ -73,7 +73,7 @@ Then(
         const w = r.json.hives.flatMap((h: any) => h.workers).find((x: any) => x.worker_id === workerId);
         expect(w, `worker ${workerId} in ${r.text}`).to.include({ healthy: false });
       },
-      { within: s * 1000, every: 100, what: `the system view to be ${status} naming ${workerId}` },
+      { within: this.withinOfLastFault(s), every: 100, what: `the system view to be ${status} naming ${workerId}` },
     );
     this.measure('unhealthy worker detected in system health', Date.now() - fault.appliedAt);
   },

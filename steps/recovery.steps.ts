@@ -33,7 +33,7 @@ Then(
         expect(w, `${v.hive} lists ${v.workerId}`).to.not.equal(undefined);
         expect({ state: w!.state, restart_count: w!.restart_count }).to.deep.equal({ state, restart_count: n });
       },
-      { within: s * 1000, what: `${v.workerId} to be ${state} after its restart` },
+      { within: this.withinOfLastFault(s), what: `${v.workerId} to be ${state} after its restart` },
     );
   },
 );
@@ -84,7 +84,7 @@ Then("within {int} seconds the queen's worker list is the same as before", async
     async () => {
       expect(queenView((await stack.queen.workers()).json)).to.deep.equal(this.recall('queen workers'));
     },
-    { within: s * 1000, what: 'the queen to list the same workers as before its restart' },
+    { within: this.withinOfLastFault(s), what: 'the queen to list the same workers as before its restart' },
   );
 });
 
@@ -215,7 +215,7 @@ Then('within {int} seconds a new job for the default model completes', async fun
       expect(job.error, `refused: ${job.error?.status} ${job.error?.text}`).to.equal(undefined);
       expect(checkCompletedStream(await job.done(10_000), 3)).to.deep.equal([]);
     },
-    { within: s * 1000, every: 250, what: 'a new job to complete' },
+    { within: this.withinOfLastFault(s), every: 250, what: 'a new job to complete' },
   );
   this.measure('recovery: first completed job after heal', Date.now() - t0);
 });
@@ -234,15 +234,15 @@ Then(
   async function (this: RbeeWorld, s: number, hive: string, state: string) {
     const stack = await this.theStack();
     const v = this.recall<Victim>('victim');
-    const t0 = Date.now();
+    const t0 = this.nemesis!.timeline.lastEventAt() ?? Date.now();
     await eventually(
       async () => {
         const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === v.workerId);
         expect(w?.state, `state of ${v.workerId}`).to.equal(state);
       },
-      { within: s * 1000, what: `${hive} to list ${v.workerId} as ${state}` },
+      { within: this.withinOfLastFault(s), what: `${hive} to list ${v.workerId} as ${state}` },
     );
-    this.measure(`${v.workerId} seen ${state}`, Date.now() - t0);
+    this.measure(`${v.workerId} seen ${state} (from the fault)`, Date.now() - t0);
   },
 );
 

@@ -95,8 +95,10 @@ Then(
           `the queen's registry: ${r.text}`,
         ).to.include({ status });
       },
-      { within: s * 1000, what: `the queen to list ${hive} as ${status}` },
+      { within: this.withinOfLastFault(s), what: `the queen to list ${hive} as ${status}` },
     );
+    const since = this.nemesis!.timeline.lastEventAt();
+    if (since !== undefined) this.measure(`queen lists ${hive} ${status} (from the fault)`, Date.now() - since);
   },
 );
 

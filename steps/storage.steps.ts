@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import { eventually } from '../lib/observe/eventually.ts';
+import { eventually, leftOf } from '../lib/observe/eventually.ts';
 import { readQueenRegistry, type RegistryRow } from '../lib/observe/queen-registry.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
 import type { RbeeWorld } from '../support/world.ts';
@@ -63,7 +63,7 @@ Then(
         expect(l, `a "${event}" line in the queen's log since the fault`).to.not.equal(undefined);
         return l!;
       },
-      { within: Math.max(1, fault.appliedAt + s * 1000 - Date.now()), what: `the queen to log ${event}` },
+      { within: leftOf(fault.appliedAt, s * 1000), what: `the queen to log ${event}` },
     );
     this.measure('storage fault → queen notices', Date.parse(line.ts) - fault.appliedAt);
   },
@@ -83,7 +83,7 @@ Then(
         return r;
       },
       {
-        within: Math.max(1, fault.healedAt! + Number(s) * 1000 - Date.now()),
+        within: leftOf(fault.healedAt!, Number(s) * 1000),
         what: `the queen to write ${list} to its registry database`,
       },
     );

@@ -9,6 +9,7 @@ import type { Job } from '../lib/clients/job.ts';
 import type { HttpResponse } from '../lib/clients/http.ts';
 import type { ChaosRun } from '../lib/chaos/run.ts';
 import { harness } from './harness.ts';
+import { leftOf } from '../lib/observe/eventually.ts';
 
 export interface Measurement {
   name: string;
@@ -91,6 +92,14 @@ export class RbeeWorld extends World {
     if (!this.remembered.has(key))
       throw new Error(`nothing remembered as "${key}" (a step that records it must come first)`);
     return this.remembered.get(key) as T;
+  }
+
+  /**
+   * Milliseconds left of "within N seconds" counted from the latest fault event (applied, or healed if it
+   * was), never from when the step began; from now when no fault was injected.
+   */
+  withinOfLastFault(seconds: number): number {
+    return leftOf(this.nemesis?.timeline.lastEventAt() ?? Date.now(), seconds * 1000);
   }
 
   /** Record a measured figure; it is attached to the scenario's report. */

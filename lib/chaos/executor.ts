@@ -9,7 +9,7 @@ import type { WorkerInfo } from '../clients/rbee.ts';
 import type { Nemesis } from '../faults/nemesis.ts';
 import type { FaultRecord } from '../faults/timeline.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
-import { GiveUp, withDeadline } from '../observe/eventually.ts';
+import { eventually, GiveUp, withDeadline } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import {
@@ -307,14 +307,35 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
     actualTarget,
     ...(note ? { detail: note } : {}),
     heal: async () => {
-      const listed = async () =>
-        (await stack.hive(hive).workers()).some((w) => w.worker_id === worker.worker_id && w.state !== 'crashed');
+      const stateNow = async () =>
+        (await stack.hive(hive).workers()).find((w) => w.worker_id === worker.worker_id && w.state !== 'crashed')
+          ?.state;
+      let healError: unknown;
       try {
         await nemesis.heal(record);
       } catch (e) {
-        if (await listed()) throw e; // the worker is there, and the fault did not go away
+        healError = e; // an error only if the worker is still there once it settled
       }
-      if (await listed()) return record.healCheck ?? 'healed';
+      // Unhealthy right after the heal, it either comes back (its heartbeats resume) or its hive removes
+      // it (unhealthy too long) a moment later: wait for one of the two before deciding.
+      const settled = await eventually(
+        async () => {
+          const state = await stateNow();
+          if (state !== undefined && !SERVING.has(state)) throw new Error(`${worker.worker_id} is ${state} on ${hive}`);
+          return state;
+        },
+        {
+          within: 2 * stack.spec.timings.workerHeartbeatTimeoutMs + 5000,
+          every: 100,
+          what: `${worker.worker_id} to serve again on ${hive} or be removed`,
+        },
+      ).catch((e: unknown) => {
+        throw healError ?? e;
+      });
+      if (settled !== undefined) {
+        if (healError) throw healError; // the worker is there, and the fault did not go away
+        return record.healCheck ?? 'healed';
+      }
       const model = stack.spec.hives.find((h) => h.name === hive)?.model ?? worker.model_ref;
       const check = `${hive} removed ${worker.worker_id} during the fault; ${await replaceCrashed(stack, hive, worker.worker_id, model, respawn)}`;
       record.healedAt = Date.now();

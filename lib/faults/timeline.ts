@@ -22,6 +22,12 @@ export class FaultTimeline {
     return record;
   }
 
+  /** When the latest fault was applied or healed (a bound "within N s" after a fault starts there). */
+  lastEventAt(): number | undefined {
+    const times = this.records.map((r) => r.healedAt ?? r.appliedAt);
+    return times.length ? Math.max(...times) : undefined;
+  }
+
   /** Heal one fault now (a step such as "When the worker is resumed"). */
   async heal(record: FaultRecord): Promise<void> {
     const i = this.heals.findIndex((h) => h.record === record);

@@ -77,6 +77,14 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Resolves as `p` does, or rejects with `message()` once `ms` have passed. */
+/**
+ * What is left of a bound that started at an event (a fault's timestamp), not when the step began: a wait
+ * "within 5 s of the kill" that starts after a 30-s job has little or nothing left (at least one probe).
+ */
+export function leftOf(since: number, boundMs: number): number {
+  return Math.max(1, since + boundMs - Date.now());
+}
+
 export function withDeadline<T>(p: Promise<T>, ms: number, message: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

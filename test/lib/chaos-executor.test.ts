@@ -228,7 +228,7 @@ test('the nemesis injector maps kinds to nemesis calls and worker slots to live 
   ];
   const spawned: string[] = [];
   const stack = {
-    spec: { hives: [{ name: 'hive-a', model: 'hf:x' }] },
+    spec: { hives: [{ name: 'hive-a', model: 'hf:x' }], timings: { workerHeartbeatTimeoutMs: 100 } },
     hive: () => ({ workers: async () => workers }),
     spawnWorkers: async (h: string, n: number, model: string) => {
       spawned.push(`${h} ${n} ${model}`);
@@ -305,7 +305,7 @@ test('after a hive crash or restart, the docker runtime gets the workers that di
     const spawned: string[] = [];
     const stack = {
       runtime,
-      spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 3 }] },
+      spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 3 }], timings: { workerHeartbeatTimeoutMs: 100 } },
       hive: () => ({ workers: async () => [{ worker_id: 'worker-new', state: 'idle' }] }), // one came back
       spawnWorkers: async (h: string, n: number, model: string) => (spawned.push(`${h} ${n} ${model}`), []),
     };
@@ -349,7 +349,7 @@ test('a worker its hive removed while it was paused or cut off is replaced when 
   const spawned: string[] = [];
   const stack = {
     runtime: 'process',
-    spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 1 }] },
+    spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 1 }], timings: { workerHeartbeatTimeoutMs: 100 } },
     hive: () => ({ workers: async () => workers }),
     spawnWorkers: async (h: string, n: number, model: string) => (
       spawned.push(`${h} ${n} ${model}`),
@@ -367,5 +367,18 @@ test('a worker its hive removed while it was paused or cut off is replaced when 
     await paused.heal!(),
     /hive-a removed worker-aaa during the fault; replacement worker worker-new spawned/,
   );
+  assert.deepEqual(spawned, ['hive-a 1 hf:x']);
+
+  // Still listed unhealthy when the heal is done, removed by its hive a moment later: replaced too
+  // (CI, seed 1267705587: the heal looked while it was unhealthy, the hive removed it 400 ms later).
+  spawned.length = 0;
+  workers = [{ worker_id: 'worker-aaa', state: 'idle', started_at_ms: 1, model_ref: 'm' }];
+  const cut = await inj.apply(
+    { index: 1, kind: 'pause-worker', target: { hive: 'hive-a', worker: 'w0' }, startMs: 0, durationMs: 1 },
+    topology,
+  );
+  workers = [{ ...workers[0]!, state: 'unhealthy' }];
+  setTimeout(() => (workers = []), 300);
+  assert.match(await cut.heal!(), /hive-a removed worker-aaa during the fault; replacement worker worker-new spawned/);
   assert.deepEqual(spawned, ['hive-a 1 hf:x']);
 });
