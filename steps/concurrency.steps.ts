@@ -7,6 +7,7 @@ import { checkCompletedStream } from '../lib/checks/stream.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { overlappingJobs } from '../lib/checks/exclusive.ts';
+import { jobSpansFromLogs } from '../lib/checks/history.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
 import { expectNoProblems } from '../support/expect.ts';
@@ -86,6 +87,19 @@ Then('the jobs ran on all {int} workers of {string}', async function (this: Rbee
 
 Then('no worker ran two jobs at the same time', async function (this: RbeeWorld) {
   const stack = await this.theStack();
+  // The overlap check below reads the workers' own job spans: without one span per job it would pass on
+  // nothing. Every job must have exactly one, on the worker the queen named, and it must have ended.
+  const spans = jobSpansFromLogs(stack.logs());
+  const missing: string[] = [];
+  for (const job of this.jobs) {
+    const d = job.dispatch;
+    const mine = spans.filter((sp) => sp.jobId === d?.job_id);
+    if (mine.length !== 1 || mine[0]!.worker !== d?.worker_id || mine[0]!.end === undefined)
+      missing.push(
+        `${job.correlationId} (job ${d?.job_id} on ${d?.worker_id}): worker log spans ${JSON.stringify(mine)}`,
+      );
+  }
+  expectNoProblems(missing, "jobs without exactly one ended span in their worker's own log");
   for (const hive of stack.hiveNames) {
     const workerLines = stack.logs(hive).filter((l) => l.service === 'worker');
     const overlaps = overlappingJobs(workerLines);

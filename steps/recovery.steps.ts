@@ -208,7 +208,7 @@ Then('a new job is refused with 503 {string} and may be retried', async function
 
 Then('within {int} seconds a new job for the default model completes', async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
-  const t0 = Date.now();
+  const t0 = this.nemesis!.timeline.lastEventAt() ?? Date.now();
   await eventually(
     async () => {
       const job = await Job.submit(stack.queen, { model: DEFAULT_MODEL, prompt: 'back again?', max_tokens: 3 });
@@ -217,7 +217,23 @@ Then('within {int} seconds a new job for the default model completes', async fun
     },
     { within: this.withinOfLastFault(s), every: 250, what: 'a new job to complete' },
   );
-  this.measure('recovery: first completed job after heal', Date.now() - t0);
+  this.measure('recovery: first completed job after the heal', Date.now() - t0);
+});
+
+Then('a job submitted now is not routed to that worker', async function (this: RbeeWorld) {
+  const stack = await this.theStack();
+  const v = this.recall<Victim>('victim');
+  const job = await Job.submit(stack.queen, { model: DEFAULT_MODEL, prompt: 'not to the cut-off one', max_tokens: 3 });
+  this.jobs.push(job);
+  if (job.error) {
+    const answer = refusalOf(job);
+    expect(answer.json?.error?.retryable, `the refusal must be retryable: ${answer.text}`).to.equal(true);
+    return;
+  }
+  await job.done(15_000);
+  expect(job.dispatch?.worker_id, `the job went to ${v.workerId}, which its hive lists unhealthy`).to.not.equal(
+    v.workerId,
+  );
 });
 
 When('the first worker of {string} is cut off from its hive', async function (this: RbeeWorld, hive: string) {

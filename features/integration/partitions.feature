@@ -17,6 +17,7 @@ Feature: Network partitions between services
     And a worker is declared unhealthy after 2 seconds without a heartbeat
     When the first worker of "hive-a" is cut off from its hive
     Then within 5 seconds the hive "hive-a" lists that worker as "unhealthy"
+    And a job submitted now is not routed to that worker
     When the partition is healed
     Then within 10 seconds the hive "hive-a" lists that worker as "idle"
     And within 10 seconds a new job for the default model completes

@@ -9,7 +9,7 @@ Feature: Model provisioning under contention and failure
     And the hub served the file of "hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF" exactly once
 
   @INT-006 @p1 @database-failure @chaos
-  Scenario: A corrupted catalog database is moved aside; the hive runs degraded and still provisions
+  Scenario: A corrupted catalog database is moved aside; the hive runs degraded, still provisions and serves jobs
     Given a stack with 1 hive of 0 workers
     And the hive "hive-a" has downloaded 5 models
     When the hive "hive-a" is killed with SIGKILL
@@ -18,3 +18,4 @@ Feature: Model provisioning under contention and failure
     Then the hive "hive-a" logs "catalog.corrupt" with the SQLite error
     And the hive "hive-a" reports "degraded" with a reason naming the catalog
     And the hive "hive-a" can still provision "hf:TheBloke/Llama-2-13B-GGUF"
+    And within 20 seconds a new job for the default model completes

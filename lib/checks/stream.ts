@@ -55,6 +55,12 @@ export function checkCompletedStream(result: SseResult, expectedTokens?: number)
     }
     if (expectedTokens !== undefined && !early && s.end.stop_reason !== 'MAX_TOKENS')
       problems.push(`stop_reason is ${s.end.stop_reason}, expected MAX_TOKENS`);
+    // An early stop is one only if it came before the limit: EOS or a stop string with the full count is a
+    // worker that ran to max_tokens and named the wrong reason.
+    if (expectedTokens !== undefined && early && s.tokens.length >= expectedTokens)
+      problems.push(
+        `stop_reason ${s.end.stop_reason} but ${s.tokens.length} tokens arrived (the limit was ${expectedTokens}): that is MAX_TOKENS`,
+      );
   }
   if (
     s.started &&

@@ -42,6 +42,12 @@ test('a wrong token count is named', async () => {
   );
 });
 
+test('the token count is checked against the stop reason: an early stop must come before the limit', async () => {
+  const eos = (n: number) => good(n).replace('"stop_reason":"MAX_TOKENS"', '"stop_reason":"EOS"');
+  assert.deepEqual(checkCompletedStream(await parseSseText(eos(3)), 5), []);
+  assert.match(checkCompletedStream(await parseSseText(eos(5)), 5).join('\n'), /stop_reason EOS but 5 tokens arrived/);
+});
+
 test('a failed stream must end with a retryable error and [DONE]', async () => {
   const ok =
     ev({ type: 'token', i: 0 }) + ev({ type: 'error', code: 'WORKER_CRASHED', retryable: true }) + 'data: [DONE]\n\n';
