@@ -7,7 +7,15 @@ import { chownSync, createWriteStream, mkdirSync, rmSync, type WriteStream } fro
 import { join, posix } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type Docker from 'dockerode';
-import type { ExitStatus, RunningStack, Runtime, ServiceHandle, ServiceInstance, Signal, StartContext } from '../stack/runtime.ts';
+import type {
+  ExitStatus,
+  RunningStack,
+  Runtime,
+  ServiceHandle,
+  ServiceInstance,
+  Signal,
+  StartContext,
+} from '../stack/runtime.ts';
 import type { StackSecrets } from '../stack/secrets.ts';
 import {
   planExternalWorker,
