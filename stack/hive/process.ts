@@ -61,12 +61,17 @@ function copyLines(stream: Readable): void {
   rl.on('line', (line) => process.stdout.write(line + '\n'));
 }
 
-/** Human-readable cause of a worker's end, as reported in logs and to the queen. */
-export function describeExit(code: number | null, signal: string | null, err?: Error): string {
+/**
+ * Human-readable cause of a worker's end, as reported in logs and to the queen. An out-of-memory kill is
+ * named only when the kernel confirmed it (`oomConfirmed`: see OomCounter), never guessed from a SIGKILL.
+ */
+export function describeExit(code: number | null, signal: string | null, err?: Error, oomConfirmed = false): string {
   if (err) return `could not be started: ${err.message}`;
   // 137 = 128 + SIGKILL, what a wrapper shell reports for a killed child.
   if (signal === 'SIGKILL' || code === 137) {
-    return 'killed by SIGKILL (possibly an out-of-memory kill by the kernel)';
+    return oomConfirmed
+      ? "killed by the kernel's out-of-memory killer (SIGKILL; the memory cgroup's oom_kill count went up)"
+      : 'killed by SIGKILL';
   }
   if (signal) return `killed by ${signal}`;
   return `exited with code ${code}`;
@@ -96,5 +101,37 @@ export function killPid(pid: number, signal: NodeJS.Signals): void {
     process.kill(pid, signal);
   } catch {
     /* already gone */
+  }
+}
+
+/**
+ * The kernel's count of out-of-memory kills in the hive's memory cgroup (cgroup v2 memory.events or v1
+ * memory.oom_control, "oom_kill N"): in a container that is the container's own cgroup, which its workers
+ * share. A SIGKILL that comes with a higher count is a confirmed OOM kill.
+ */
+export class OomCounter {
+  private last: number | undefined;
+  constructor(private readonly files = ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control']) {
+    this.last = this.read();
+  }
+
+  /** Did the count go up since the last call (or start)? False when no cgroup count can be read. */
+  rose(): boolean {
+    const now = this.read();
+    const rose = now !== undefined && this.last !== undefined && now > this.last;
+    if (now !== undefined) this.last = now;
+    return rose;
+  }
+
+  private read(): number | undefined {
+    for (const f of this.files) {
+      try {
+        const m = /^oom_kill (\d+)$/m.exec(fs.readFileSync(f, 'utf8'));
+        if (m) return Number(m[1]);
+      } catch {
+        /* not this cgroup version */
+      }
+    }
+    return undefined;
   }
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../shared/log.ts';
 import type { HiveConfig } from './config.ts';
 import type { PortAllocator } from './ports.ts';
 import type { Provisioner } from './provisioner.ts';
-import { describeExit, killPid, pidAlive, spawnWorker } from './process.ts';
+import { describeExit, killPid, OomCounter, pidAlive, spawnWorker } from './process.ts';
 import { canTransition, WORKER_STATES, type WorkerState } from './states.ts';
 import type { HiveStore } from './store.ts';
 import type { PersistedWorker, WorkerInfo } from './types.ts';
@@ -77,6 +77,8 @@ export interface WorkerMetrics {
 
 export class WorkerManager {
   private readonly workers = new Map<string, Entry>();
+  /** Confirms a SIGKILL as an out-of-memory kill (the cgroup's oom_kill count), instead of guessing. */
+  private readonly oom = new OomCounter();
   readonly recentlyRemoved: RemovedWorker[] = [];
   private pendingSpawns = 0;
   private shuttingDown = false;
@@ -223,7 +225,8 @@ export class WorkerManager {
     e.info.pid = null;
     if (this.workers.get(e.info.worker_id) !== e) return;
     const log = this.workerLog(e);
-    const cause = describeExit(code, signal, err);
+    const killed = signal === 'SIGKILL' || code === 137;
+    const cause = describeExit(code, signal, err, killed && this.oom.rose());
     const exit = { exit_code: code, signal };
     if (e.info.state === 'stopping') {
       log.info('worker stopped', { event: 'worker.stopped', ...exit });

@@ -15,7 +15,7 @@ import { createHive, type HiveApp } from '../../stack/hive/app.ts';
 import type { HiveConfig } from '../../stack/hive/config.ts';
 import { HiveStore } from '../../stack/hive/store.ts';
 import { PortAllocator } from '../../stack/hive/ports.ts';
-import { describeExit } from '../../stack/hive/process.ts';
+import { describeExit, OomCounter } from '../../stack/hive/process.ts';
 import {
   captureLog,
   eventually,
@@ -110,10 +110,24 @@ describe('worker state machine', () => {
 });
 
 describe('exit descriptions', () => {
-  it('names a SIGKILL as a possible out-of-memory kill', () => {
-    assert.match(describeExit(null, 'SIGKILL'), /SIGKILL.*out-of-memory/);
-    assert.match(describeExit(137, null), /out-of-memory/);
+  it('names an out-of-memory kill only when the kernel confirmed it', () => {
+    assert.equal(describeExit(null, 'SIGKILL'), 'killed by SIGKILL');
+    assert.equal(describeExit(137, null), 'killed by SIGKILL');
+    assert.match(describeExit(null, 'SIGKILL', undefined, true), /out-of-memory killer.*oom_kill count went up/);
     assert.equal(describeExit(3, null), 'exited with code 3');
+  });
+
+  it("confirms an OOM kill by the cgroup's oom_kill count rising", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oom-'));
+    const file = path.join(dir, 'memory.events');
+    fs.writeFileSync(file, 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+    const c = new OomCounter([file]);
+    assert.equal(c.rose(), false);
+    fs.writeFileSync(file, 'low 0\nhigh 0\nmax 9\noom 2\noom_kill 2\n');
+    assert.equal(c.rose(), true);
+    assert.equal(c.rose(), false);
+    assert.equal(new OomCounter([path.join(dir, 'none')]).rose(), false);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 
