@@ -146,7 +146,7 @@ Given(
   },
 );
 
-When('the queen fails to reach {string} {int} times', async function (this: RbeeWorld, hive: string, n: number) {
+When('the queen fails to reach {string} {int} time(s)', async function (this: RbeeWorld, hive: string, n: number) {
   const stack = await this.theStack();
   for (let i = 0; i < n; i++) {
     const r = await stack.queen.systemHealth({ timeoutMs: 10_000 });
@@ -190,6 +190,25 @@ Then(
   'within {int} seconds the queen reports the circuit to {string} as {string} with its metric at {int}',
   async function (this: RbeeWorld, s: number, hive: string, state: string, metric: number) {
     await expectCircuit(this, hive, state, metric, s * 1000);
+  },
+);
+
+Then(
+  "within {int} seconds the queen's registry shows the circuit to {string} as {string}",
+  async function (this: RbeeWorld, s: number, hive: string, state: string) {
+    // The registry list reads the breaker without calling the hive, so it can show half-open without
+    // spending the one trial call (the system view calls the hive, which would be that trial).
+    const stack = await this.theStack();
+    await eventually(
+      async () => {
+        const r = await stack.queen.hives();
+        expect(
+          r.json?.nodes?.find((n: any) => n.node_name === hive)?.circuit,
+          `the queen's registry: ${r.text}`,
+        ).to.equal(state);
+      },
+      { within: s * 1000, every: 100, what: `the circuit to ${hive} to be ${state}` },
+    );
   },
 );
 

@@ -1,11 +1,15 @@
 @patterns @integration @failure-recovery
 Feature: Circuit breaker and self-healing
   @PAT-002 @p1 @chaos
-  Scenario: Consecutive failures open the queen's circuit to a hive; after the cooldown a success closes it
+  Scenario: Consecutive failures open the queen's circuit to a hive; after the cooldown one trial is let through, a failed trial opens it again, a success closes it
     Given a stack with 1 hive of 1 worker
     And the queen's circuit breaker opens after 3 failures and cools down for 2 seconds
     When the service "hive-a" is paused
     And the queen fails to reach "hive-a" 3 times
+    Then the queen reports the circuit to "hive-a" as "open" with its metric at 1
+    And a new job fails fast with 503 "HIVE_UNAVAILABLE"
+    And within 5 seconds the queen's registry shows the circuit to "hive-a" as "half_open"
+    When the queen fails to reach "hive-a" 1 time
     Then the queen reports the circuit to "hive-a" as "open" with its metric at 1
     And a new job fails fast with 503 "HIVE_UNAVAILABLE"
     When the service "hive-a" is resumed
