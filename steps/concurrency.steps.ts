@@ -35,6 +35,13 @@ async function submitAtOnce(world: RbeeWorld, n: number, model: string, maxToken
   );
 }
 
+Then('no client had to retry its submission', function (this: RbeeWorld) {
+  // submitRetrying retries a retryable 503 like a well-behaved client; where the contract says a job waits
+  // for a worker instead of being refused, each retry is a refusal that must not have happened.
+  const retried = this.jobs.filter((j) => j.attempts > 1).map((j) => `${j.correlationId}: ${j.refusals.join(', ')}`);
+  expectNoProblems(retried, 'submissions refused (and retried) although a worker would have come free');
+});
+
 When(
   '{int} clients submit jobs for the default model with max_tokens {int} at once',
   async function (this: RbeeWorld, n: number, maxTokens: number) {

@@ -9,6 +9,7 @@ Feature: Concurrent jobs over several workers
     And the hive "hive-a" may run at most 3 workers
     When 10 clients submit jobs for the default model with max_tokens 20 at once
     Then every job's stream is well-formed with exactly 20 tokens
+    And no client had to retry its submission
     And the jobs ran on all 3 workers of "hive-a"
     And no worker ran two jobs at the same time
     And within 3 seconds the hive "hive-a" lists exactly 3 workers, all "idle"

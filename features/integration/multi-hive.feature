@@ -6,4 +6,5 @@ Feature: Jobs spread over several hives
     And every hive may run at most 2 workers
     When 10 clients submit jobs for the default model with max_tokens 10 at once
     Then every job's stream is well-formed with exactly 10 tokens
+    And no client had to retry its submission
     And each hive ran at least 3 of the jobs

@@ -6,6 +6,7 @@ Feature: Model provisioning under contention and failure
     And the model hub serves files at 2 MiB per second
     When 3 clients submit jobs for "hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF" with max_tokens 5 at once
     Then every job's stream is well-formed with exactly 5 tokens
+    And no client had to retry its submission
     And the hub served the file of "hf:TheBloke/Mistral-7B-Instruct-v0.2-GGUF" exactly once
 
   @INT-006 @p1 @database-failure @chaos

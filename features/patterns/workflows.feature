@@ -33,3 +33,4 @@ Feature: Jobs as workflows with parameter sets
     When 4 clients submit jobs for the default model with max_tokens 8 at once
     And 4 clients submit jobs for "hf:TheBloke/phi-2-GGUF" with max_tokens 8 at once
     Then every job's stream is well-formed with exactly 8 tokens
+    And no client had to retry its submission

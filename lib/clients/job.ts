@@ -85,17 +85,22 @@ export class Job {
     o: SubmitOptions & { withinMs?: number } = {},
   ): Promise<Job> {
     const deadline = Date.now() + (o.withinMs ?? 30_000);
+    const refusals: string[] = [];
     for (let attempt = 1; ; attempt++) {
       const job = await Job.submit(queen, task, o);
       job.attempts = attempt;
+      job.refusals = refusals;
       const retryable = job.error?.status === 503 && job.error.json?.error?.retryable === true;
       if (!retryable || Date.now() >= deadline) return job;
+      refusals.push(`${job.error!.json.error.code} (retry_after_ms ${job.error!.json.error.retry_after_ms})`);
       const wait = Math.min(Math.max(Number(job.error!.json.error.retry_after_ms) || 100, 20), 1000);
       await pause(wait);
     }
   }
 
   attempts = 1;
+  /** The retryable refusals submitRetrying went through before this answer (code and retry_after_ms each). */
+  refusals: string[] = [];
 
   /** Waits for the stream to end (bounded). */
   async done(withinMs = 30_000): Promise<SseResult> {
