@@ -6,7 +6,7 @@ import { checkFailedStream } from '../lib/checks/stream.ts';
 import { eventually, leftOf } from '../lib/observe/eventually.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
 import type { RbeeWorld } from '../support/world.ts';
-import { expectNoProblems } from '../support/expect.ts';
+import { expectNoProblems, streamEndingProblems } from '../support/expect.ts';
 
 interface Victim {
   hive: string;
@@ -58,10 +58,13 @@ Then("within {int} seconds that worker's process is gone", async function (this:
 
 Then(
   "the client's stream ends with a retryable error event, then {string}",
-  async function (this: RbeeWorld, _done: string) {
+  async function (this: RbeeWorld, done: string) {
     const result = await this.job.done();
     expectNoProblems(
-      checkFailedStream(result, ['WORKER_CRASHED', 'WORKER_UNREACHABLE']),
+      [
+        ...checkFailedStream(result, ['WORKER_CRASHED', 'WORKER_UNREACHABLE']),
+        ...streamEndingProblems(result, 'error', done),
+      ],
       'problems with the failed stream',
     );
   },

@@ -9,7 +9,7 @@ import { formatAnomalies } from '../lib/checks/history.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
-import { expectNoProblems } from '../support/expect.ts';
+import { expectNoProblems, streamEndingProblems } from '../support/expect.ts';
 
 /** Submits without waiting for the answer: the queen answers only once a worker runs the job. */
 async function submit(world: RbeeWorld, model: string, maxTokens: number, correlationId?: string): Promise<Job> {
@@ -84,13 +84,16 @@ Then(
 
 Then(
   'the stream is well-formed with exactly {int} tokens in order, then {string}, then {string}',
-  async function (this: RbeeWorld, n: number, _end: string, _done: string) {
+  async function (this: RbeeWorld, n: number, end: string, done: string) {
     await this.job.answered();
     expect(this.job.error, `the queen refused the job: ${this.job.error?.status} ${this.job.error?.text}`).to.equal(
       undefined,
     );
     const result = await this.job.done();
-    expectNoProblems(checkCompletedStream(result, n), 'problems with the job stream');
+    expectNoProblems(
+      [...checkCompletedStream(result, n), ...streamEndingProblems(result, end, done)],
+      'problems with the job stream',
+    );
   },
 );
 

@@ -11,7 +11,7 @@ import { checkCompletedStream, shapeOf } from '../lib/checks/stream.ts';
 import { checkStageOrder, checkStrictlyIncreasing } from '../lib/checks/stages.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
-import { expectNoProblems } from '../support/expect.ts';
+import { expectNoProblems, streamEndingProblems } from '../support/expect.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
 /** One long-running operation as observed: its id, its replies, and how to read stage and progress. */
@@ -321,7 +321,7 @@ When(
 
 Then(
   'the stream ends with an error event {string} and {string} after less than {int} tokens',
-  async function (this: RbeeWorld, code: string, _done: string, n: number) {
+  async function (this: RbeeWorld, code: string, done: string, n: number) {
     const result = await this.job.done();
     expect(
       this.job.error,
@@ -331,7 +331,7 @@ Then(
     expect(s.error, `error event (events: ${result.events.map((e) => e.data.type).join(',')})`).to.deep.include({
       code,
     });
-    expect(result.done, '[DONE] after the error').to.equal(true);
+    expectNoProblems(streamEndingProblems(result, 'error', done), 'how the stream ended');
     expect(s.tokens.length, 'tokens before the deadline').to.be.below(n);
   },
 );

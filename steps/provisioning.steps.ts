@@ -72,7 +72,7 @@ Then("the hive {string} downloads the model's file from the hub", async function
 
 Then(
   "the download's progress stream goes {string}, {string} with a strictly increasing fraction, then {string}",
-  function (this: RbeeWorld, _a: string, _b: string, _c: string) {
+  function (this: RbeeWorld, first: string, then: string, last: string) {
     const { id, result, entry } = this.recall<{
       id: string;
       result: SseResult;
@@ -80,6 +80,12 @@ Then(
     }>('download');
     expectNoProblems(checkProgressStream(result), 'problems with the progress stream');
     const events = result.events.map((e) => e.data);
+    const stages = events.map((e) => e?.stage);
+    expect(stages[0], `first stage of ${stages.join(',')}`).to.equal(first);
+    expect(stages.slice(1, -1), `stages between the first and the last`).to.satisfy(
+      (mid: string[]) => mid.length > 0 && mid.every((t) => t === then),
+    );
+    expect(stages.at(-1), `last stage of ${stages.join(',')}`).to.equal(last);
     expect(events[0], 'started event').to.include({ download_id: id, bytes_total: entry.size_bytes });
     expect(events.at(-1).sha256, 'sha256 in the complete event').to.equal(entry.sha256);
   },

@@ -112,8 +112,10 @@ When('the first of those workers is killed while the hive is down', async functi
   );
 });
 
-When('the hive {string} is started again', async function (this: RbeeWorld, _hive: string) {
-  await this.nemesis!.heal(this.recall<FaultRecord>('hive crash'));
+When('the hive {string} is started again', async function (this: RbeeWorld, hive: string) {
+  const crash = this.recall<FaultRecord>('hive crash');
+  expect(crash.target, 'the service the scenario killed').to.equal(hive);
+  await this.nemesis!.heal(crash);
 });
 
 Then(

@@ -56,8 +56,10 @@ When('the service {string} is paused', async function (this: RbeeWorld, name: st
   this.remembered.set('fault', await this.nemesis!.pauseService(name));
 });
 
-When('the service {string} is resumed', async function (this: RbeeWorld, _name: string) {
-  await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
+When('the service {string} is resumed', async function (this: RbeeWorld, name: string) {
+  const pause = this.recall<FaultRecord>('fault');
+  expect(pause.target, 'the service the scenario paused').to.equal(name);
+  await this.nemesis!.heal(pause);
 });
 
 Then(
