@@ -198,17 +198,7 @@ Then(
   async function (this: RbeeWorld, s: number, hive: string, state: string) {
     // The registry list reads the breaker without calling the hive, so it can show half-open without
     // spending the one trial call (the system view calls the hive, which would be that trial).
-    const stack = await this.theStack();
-    await eventually(
-      async () => {
-        const r = await stack.queen.hives();
-        expect(
-          r.json?.nodes?.find((n: any) => n.node_name === hive)?.circuit,
-          `the queen's registry: ${r.text}`,
-        ).to.equal(state);
-      },
-      { within: s * 1000, every: 100, what: `the circuit to ${hive} to be ${state}` },
-    );
+    await this.expectInQueenRegistry(hive, { circuit: state }, s * 1000);
   },
 );
 

@@ -88,17 +88,7 @@ When('the service {string} is restarted', async function (this: RbeeWorld, name:
 Then(
   'within {int} seconds the queen lists the hive {string} as {string}',
   async function (this: RbeeWorld, s: number, hive: string, status: string) {
-    const stack = await this.theStack();
-    await eventually(
-      async () => {
-        const r = await stack.queen.hives();
-        expect(
-          r.json?.nodes?.find((n: any) => n.node_name === hive),
-          `the queen's registry: ${r.text}`,
-        ).to.include({ status });
-      },
-      { within: this.withinOfLastFault(s), what: `the queen to list ${hive} as ${status}` },
-    );
+    await this.expectInQueenRegistry(hive, { status }, this.withinOfLastFault(s));
     const since = this.nemesis!.timeline.lastEventAt();
     if (since !== undefined) this.measure(`queen lists ${hive} ${status} (from the fault)`, Date.now() - since);
   },

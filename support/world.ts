@@ -9,7 +9,8 @@ import type { Job } from '../lib/clients/job.ts';
 import type { HttpResponse } from '../lib/clients/http.ts';
 import type { ChaosRun } from '../lib/chaos/run.ts';
 import { harness } from './harness.ts';
-import { leftOf } from '../lib/observe/eventually.ts';
+import { eventually, leftOf } from '../lib/observe/eventually.ts';
+import { expect } from 'chai';
 
 export interface Measurement {
   name: string;
@@ -100,6 +101,21 @@ export class RbeeWorld extends World {
    */
   withinOfLastFault(seconds: number): number {
     return leftOf(this.nemesis?.timeline.lastEventAt() ?? Date.now(), seconds * 1000);
+  }
+
+  /** Wait until the queen's registry list shows `hive` with these fields (e.g. status, circuit). */
+  async expectInQueenRegistry(hive: string, fields: Record<string, unknown>, withinMs: number): Promise<void> {
+    const stack = await this.theStack();
+    await eventually(
+      async () => {
+        const r = await stack.queen.hives();
+        expect(
+          r.json?.nodes?.find((n: { node_name?: string }) => n.node_name === hive),
+          `the queen's registry: ${r.text}`,
+        ).to.include(fields);
+      },
+      { within: withinMs, every: 100, what: `the queen to list ${hive} with ${JSON.stringify(fields)}` },
+    );
   }
 
   /** Record a measured figure; it is attached to the scenario's report. */
