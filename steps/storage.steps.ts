@@ -52,20 +52,26 @@ When(
   },
 );
 
+Then("the queen's registry database cannot be opened", async function (this: RbeeWorld) {
+  const file = await registryFile(this);
+  expect(() => readQueenRegistry(file), `opening ${file} during the fault`).to.throw();
+});
+
 Then(
-  'within {int} seconds of the fault the queen logs {string}',
-  async function (this: RbeeWorld, s: number, event: string) {
+  /^within (\d+) seconds of the (fault|heal) the queen logs "([^"]+)"$/,
+  async function (this: RbeeWorld, s: string, edge: 'fault' | 'heal', event: string) {
     const stack = await this.theStack();
     const fault = this.recall<FaultRecord>('storage fault');
+    const since = edge === 'fault' ? fault.appliedAt : fault.healedAt!;
     const line = await eventually(
       () => {
-        const l = stack.logs('queen').find((x) => x.event === event && Date.parse(x.ts) >= fault.appliedAt);
-        expect(l, `a "${event}" line in the queen's log since the fault`).to.not.equal(undefined);
+        const l = stack.logs('queen').find((x) => x.event === event && Date.parse(x.ts) >= since);
+        expect(l, `a "${event}" line in the queen's log since the ${edge}`).to.not.equal(undefined);
         return l!;
       },
-      { within: leftOf(fault.appliedAt, s * 1000), what: `the queen to log ${event}` },
+      { within: leftOf(since, Number(s) * 1000), what: `the queen to log ${event}` },
     );
-    this.measure('storage fault → queen notices', Date.parse(line.ts) - fault.appliedAt);
+    this.measure(`storage ${edge} → queen logs ${event}`, Date.parse(line.ts) - since);
   },
 );
 

@@ -69,3 +69,14 @@ Feature: Fault primitives apply and heal, proven by observation
     When the hive "hive-a" is asked to spawn a worker for "hf:rbee/oversized-GGUF"
     Then within 30 seconds the engine confirms an out-of-memory kill in "hive-a"
     And the hive logs "worker.spawn_failed" for that worker
+
+  @SELF-010 @chaos
+  Scenario: Storage unavailable — the service cannot write its database while it lasts, and writes it after the heal
+    Given the queen's registry database lists the hives "hive-a"
+    When the queen's registry database becomes unavailable
+    Then the queen's registry database cannot be opened
+    And within 5 seconds of the fault the queen logs "store.write_failed"
+    When the hive "hive-x" at "http://127.0.0.1:9" is added to the queen's registry
+    And the queen's registry database is available again
+    Then within 5 seconds of the heal the queen logs "store.recovered"
+    And within 5 seconds of the heal the queen's registry database lists the hives "hive-a" and "hive-x", each at the address the queen lists, and every hive it held before
