@@ -132,15 +132,19 @@ Then(
   'within {int} seconds the hive {string} lists exactly {int} workers, all {string}',
   async function (this: RbeeWorld, s: number, hive: string, n: number, state: string) {
     const stack = await this.theStack();
-    await eventually(
-      async () => {
-        const workers = await stack.hive(hive).workers();
-        expect(
-          workers.map((w) => w.state),
-          `states of ${hive}'s workers`,
-        ).to.deep.equal(Array(n).fill(state));
-      },
-      { within: s * 1000, what: `${hive} to list ${n} ${state} workers` },
+    await this.explaining(
+      this.jobs.map((j) => j.dispatch?.worker_id),
+      () =>
+        eventually(
+          async () => {
+            const workers = await stack.hive(hive).workers();
+            expect(
+              workers.map((w) => w.state),
+              `states of ${hive}'s workers`,
+            ).to.deep.equal(Array(n).fill(state));
+          },
+          { within: s * 1000, what: `${hive} to list ${n} ${state} workers` },
+        ),
     );
   },
 );

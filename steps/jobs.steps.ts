@@ -90,9 +90,11 @@ Then(
       undefined,
     );
     const result = await this.job.done();
-    expectNoProblems(
-      [...checkCompletedStream(result, n), ...streamEndingProblems(result, end, done)],
-      'problems with the job stream',
+    await this.explaining([this.job.correlationId, this.job.jobId], async () =>
+      expectNoProblems(
+        [...checkCompletedStream(result, n), ...streamEndingProblems(result, end, done)],
+        'problems with the job stream',
+      ),
     );
   },
 );

@@ -27,13 +27,15 @@ Then(
   async function (this: RbeeWorld, s: number, state: string, n: number) {
     const stack = await this.theStack();
     const v = this.recall<Victim>('victim');
-    await eventually(
-      async () => {
-        const w = (await stack.hive(v.hive).workers()).find((x) => x.worker_id === v.workerId);
-        expect(w, `${v.hive} lists ${v.workerId}`).to.not.equal(undefined);
-        expect({ state: w!.state, restart_count: w!.restart_count }).to.deep.equal({ state, restart_count: n });
-      },
-      { within: this.withinOfLastFault(s), what: `${v.workerId} to be ${state} after its restart` },
+    await this.explaining([v.workerId], () =>
+      eventually(
+        async () => {
+          const w = (await stack.hive(v.hive).workers()).find((x) => x.worker_id === v.workerId);
+          expect(w, `${v.hive} lists ${v.workerId}`).to.not.equal(undefined);
+          expect({ state: w!.state, restart_count: w!.restart_count }).to.deep.equal({ state, restart_count: n });
+        },
+        { within: this.withinOfLastFault(s), what: `${v.workerId} to be ${state} after its restart` },
+      ),
     );
   },
 );
@@ -259,12 +261,14 @@ Then(
     const stack = await this.theStack();
     const v = this.recall<Victim>('victim');
     const t0 = this.nemesis!.timeline.lastEventAt() ?? Date.now();
-    await eventually(
-      async () => {
-        const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === v.workerId);
-        expect(w?.state, `state of ${v.workerId}`).to.equal(state);
-      },
-      { within: this.withinOfLastFault(s), what: `${hive} to list ${v.workerId} as ${state}` },
+    await this.explaining([v.workerId], () =>
+      eventually(
+        async () => {
+          const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === v.workerId);
+          expect(w?.state, `state of ${v.workerId}`).to.equal(state);
+        },
+        { within: this.withinOfLastFault(s), what: `${hive} to list ${v.workerId} as ${state}` },
+      ),
     );
     this.measure(`${v.workerId} seen ${state} (from the fault)`, Date.now() - t0);
   },

@@ -10,6 +10,7 @@ import type { HttpResponse } from '../lib/clients/http.ts';
 import type { ChaosRun } from '../lib/chaos/run.ts';
 import { harness } from './harness.ts';
 import { eventually, leftOf } from '../lib/observe/eventually.ts';
+import { withCause } from '../lib/observe/story.ts';
 import { expect } from 'chai';
 
 export interface Measurement {
@@ -101,6 +102,19 @@ export class RbeeWorld extends World {
    */
   withinOfLastFault(seconds: number): number {
     return leftOf(this.nemesis?.timeline.lastEventAt() ?? Date.now(), seconds * 1000);
+  }
+
+  /**
+   * Run a check about some objects (worker, job, hive ids); if it fails, its first line leads with what the
+   * services logged as the cause (the last warning or error about them), the symptom after it.
+   */
+  async explaining<T>(ids: ReadonlyArray<string | undefined>, check: () => Promise<T>): Promise<T> {
+    try {
+      return await check();
+    } catch (e) {
+      const known = ids.filter((id): id is string => !!id);
+      throw this.stack && known.length ? withCause(e, this.stack.logs(), known) : e;
+    }
   }
 
   /** Wait until the queen's registry list shows `hive` with these fields (e.g. status, circuit). */

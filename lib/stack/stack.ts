@@ -7,6 +7,7 @@ import path from 'node:path';
 import { HiveClient, HubClient, QueenClient, WorkerClient, type WorkerInfo } from '../clients/rbee.ts';
 import { eventually, GiveUp } from '../observe/eventually.ts';
 import { mergeTimeline, readLogLines, type LogLine } from '../observe/logs.ts';
+import { withCause } from '../observe/story.ts';
 import { makeSecrets, type StackSecrets } from './secrets.ts';
 import { WORKER_LOG_DIR } from './services.ts';
 import { serviceOf, type RunningStack, type Runtime, type ServiceHandle } from './runtime.ts';
@@ -201,6 +202,7 @@ export class Stack {
   /** Ready means ready for clients: the queen lists the hives as available and their workers as idle. */
   private async queenSees(hives: string[], workerIds: string[]): Promise<void> {
     if (!hives.length) return;
+    // A hive the queen never lists usually says why in its own log (heartbeats refused, wrong URL…).
     await eventually(
       async () => {
         const r = await this.queen.hives();
@@ -219,7 +221,9 @@ export class Stack {
         every: 50,
         what: 'the queen to see the hives and their workers',
       },
-    );
+    ).catch((e: unknown) => {
+      throw withCause(e, this.logs(), [...hives, ...workerIds]);
+    });
   }
 
   /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { Counter } from 'prom-client';
 import { HttpError } from '../shared/http.ts';
-import { callJson } from '../shared/downstream.ts';
+import { callJson, DownstreamError } from '../shared/downstream.ts';
 import type { Logger } from '../shared/log.ts';
 import type { HiveConfig } from './config.ts';
 import type { PortAllocator } from './ports.ts';
@@ -44,6 +44,8 @@ interface Entry {
   probing: boolean;
   /** When the worker itself last said it is idle while the hive holds it busy (lease check). */
   idleSeenAt: number | null;
+  /** What the last failed /health probe got (status and code, or the connection error), for the logs. */
+  lastProbeError?: string;
 }
 
 export interface RemovedWorker {
@@ -609,7 +611,7 @@ export class WorkerManager {
           if (this.workers.get(e.info.worker_id) !== e || (e.info.state !== 'idle' && e.info.state !== 'busy')) return;
           e.info.failed_health_checks = ok ? 0 : e.info.failed_health_checks + 1;
           if (e.info.failed_health_checks >= MAX_FAILED_PROBES)
-            why = `${e.info.failed_health_checks} failed /health probes`;
+            why = `${e.info.failed_health_checks} failed /health probes (last: ${e.lastProbeError ?? 'unknown'})`;
         }
         if (why) {
           this.setState(e, 'unhealthy');
@@ -694,7 +696,11 @@ export class WorkerManager {
     try {
       await callJson('GET', `${e.info.url}/health`, undefined, { timeoutMs: PROBE_TIMEOUT_MS, token: this.cfg.token });
       return true;
-    } catch {
+    } catch (err) {
+      e.lastProbeError =
+        err instanceof DownstreamError && err.status
+          ? `${err.status} ${err.code}: ${err.message}`
+          : (err as Error).message;
       return false;
     }
   }
