@@ -332,12 +332,22 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
       ).catch((e: unknown) => {
         throw healError ?? e;
       });
+      const model = stack.spec.hives.find((h) => h.name === hive)?.model ?? worker.model_ref;
+      // Where a hive's workers share its network namespace (docker), cutting one off from its hive cuts all
+      // their heartbeats: others may have been removed too (CI, seed 2072655002). Bring the hive back to
+      // its topology as well.
+      const others = async () => {
+        if (!respawn) return '';
+        const n = await topUp(stack, hive, stack.spec.hives.find((h) => h.name === hive)?.workers ?? 1, model);
+        return n ? `; ${n} other worker(s) ${hive} removed during the fault spawned again` : '';
+      };
       if (settled !== undefined) {
         if (healError) throw healError; // the worker is there, and the fault did not go away
-        return record.healCheck ?? 'healed';
+        const check = (record.healCheck ?? 'healed') + (await others());
+        record.healCheck = check;
+        return check;
       }
-      const model = stack.spec.hives.find((h) => h.name === hive)?.model ?? worker.model_ref;
-      const check = `${hive} removed ${worker.worker_id} during the fault; ${await replaceCrashed(stack, hive, worker.worker_id, model, respawn)}`;
+      const check = `${hive} removed ${worker.worker_id} during the fault; ${await replaceCrashed(stack, hive, worker.worker_id, model, respawn)}${await others()}`;
       record.healedAt = Date.now();
       record.healCheck = check;
       return check;

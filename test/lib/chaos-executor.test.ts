@@ -351,10 +351,17 @@ test('a worker its hive removed while it was paused or cut off is replaced when 
     runtime: 'process',
     spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 1 }], timings: { workerHeartbeatTimeoutMs: 100 } },
     hive: () => ({ workers: async () => workers }),
-    spawnWorkers: async (h: string, n: number, model: string) => (
-      spawned.push(`${h} ${n} ${model}`),
-      [{ worker_id: 'worker-new' }]
-    ),
+    spawnWorkers: async (h: string, n: number, model: string) => {
+      spawned.push(`${h} ${n} ${model}`);
+      const fresh = Array.from({ length: n }, (_, k) => ({
+        worker_id: `worker-new${k || ''}`,
+        state: 'idle',
+        started_at_ms: 2,
+        model_ref: 'm',
+      }));
+      workers = [...workers, ...fresh];
+      return fresh;
+    },
   };
   const inj = nemesisInjector(stack as unknown as Stack, nemesis as unknown as Nemesis);
   const topology = { hives: [{ name: 'hive-a', workers: ['w0'] }] };
@@ -380,5 +387,24 @@ test('a worker its hive removed while it was paused or cut off is replaced when 
   workers = [{ ...workers[0]!, state: 'unhealthy' }];
   setTimeout(() => (workers = []), 300);
   assert.match(await cut.heal!(), /hive-a removed worker-aaa during the fault; replacement worker worker-new spawned/);
+  assert.deepEqual(spawned, ['hive-a 1 hf:x']);
+
+  // The cut-off worker came back, but another of the hive's workers was removed during the fault (docker:
+  // they share the hive's network namespace, so all their heartbeats were cut): the hive is topped up.
+  spawned.length = 0;
+  workers = [{ worker_id: 'worker-aaa', state: 'idle', started_at_ms: 1, model_ref: 'm' }];
+  const stack2 = { ...stack, spec: { ...stack.spec, hives: [{ name: 'hive-a', model: 'hf:x', workers: 2 }] } };
+  const inj2 = nemesisInjector(
+    stack2 as unknown as Stack,
+    {
+      ...nemesis,
+      pauseWorker: async (_h: string, w: string) => timeline.applied('pause', w, async () => 'resumed'),
+    } as unknown as Nemesis,
+  );
+  const both = await inj2.apply(
+    { index: 2, kind: 'pause-worker', target: { hive: 'hive-a', worker: 'w0' }, startMs: 0, durationMs: 1 },
+    { hives: [{ name: 'hive-a', workers: ['w0', 'w1'] }] },
+  );
+  assert.match(await both.heal!(), /resumed; 1 other worker\(s\) hive-a removed during the fault spawned again/);
   assert.deepEqual(spawned, ['hive-a 1 hf:x']);
 });
