@@ -30,7 +30,14 @@ export function causeOf(lines: readonly LogLine[], id: string): string | undefin
   const bad = linesAbout(lines, id).filter((l) => l.level === 'warn' || l.level === 'error');
   const last = bad.at(-1);
   if (!last) return undefined;
-  const say = (l: LogLine) => `${l.service} ${l.event ?? 'log'}: ${l.msg}`;
+  const say = (l: LogLine) => {
+    // The fields services put the particulars in (an HTTP status, an error code, the error text, a reason).
+    const details = (['status', 'code', 'reason', 'err', 'signal'] as const)
+      .map((f) => l[f])
+      .filter((v) => v !== undefined && v !== null && v !== '' && !l.msg.includes(String(v)))
+      .map(String);
+    return `${l.service} ${l.event ?? 'log'}: ${l.msg}${details.length ? ` [${details.join(' ')}]` : ''}`;
+  };
   const before = bad.at(-2);
   return before && before.event !== last.event ? `${say(last)} (after ${say(before)})` : say(last);
 }

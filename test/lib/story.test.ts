@@ -34,6 +34,18 @@ test("a failed wait's first line leads with what the services logged about the o
     /^w-1: hive worker.removed: .*unhealthy for more than 1500 ms.* — state of w-1/,
   );
   assert.match(e.message, /what the services logged:\n {2}w-1: hive:worker.spawned/);
+  const hb = [
+    line('03.000', 'hive', 'heartbeat.failed', 'warn', 'heartbeat to the queen failed; will keep retrying', {
+      node_name: 'hive-a',
+      status: 404,
+      code: 'NOT_FOUND',
+      err: 'no route POST /v2/hive/heartbeat',
+    }),
+  ];
+  assert.equal(
+    causeOf(hb, 'hive-a'),
+    'hive heartbeat.failed: heartbeat to the queen failed; will keep retrying [404 NOT_FOUND no route POST /v2/hive/heartbeat]',
+  );
   const same = new Error('nothing bad said');
   assert.equal((withCause(same, lines, ['w-2']) as Error).message, 'nothing bad said');
 });
