@@ -46,6 +46,8 @@ interface Entry {
   idleSeenAt: number | null;
   /** What the last failed /health probe got (status and code, or the connection error), for the logs. */
   lastProbeError?: string;
+  /** The probe error last logged by a failed recovery (each distinct one is logged once). */
+  loggedProbeError?: string;
 }
 
 export interface RemovedWorker {
@@ -388,6 +390,14 @@ export class WorkerManager {
     e.probing = true;
     try {
       const ok = await this.probe(e);
+      if (!ok && e.info.state === 'unhealthy' && e.loggedProbeError !== e.lastProbeError) {
+        // Heartbeats are back but the probe is not: say why it stays unhealthy (once per distinct error).
+        e.loggedProbeError = e.lastProbeError;
+        this.workerLog(e).warn('worker heartbeats again but its health probe fails; it stays unhealthy', {
+          event: 'worker.recovery_failed',
+          reason: e.lastProbeError,
+        });
+      }
       if (ok && e.info.state === 'unhealthy' && this.workers.get(e.info.worker_id) === e) {
         e.info.failed_health_checks = 0;
         this.setState(e, e.jobId ? 'busy' : 'idle');
