@@ -9,6 +9,21 @@ import net from 'node:net';
 
 const handedOut = new Set<number>();
 
+/**
+ * Ports the Fetch standard blocks ("bad ports"): Node's fetch() refuses them ("fetch failed"), so a service
+ * put on one looks dead to every health check (seen: a hub on 10080 "never became healthy"). Never hand out.
+ */
+const FETCH_BAD_PORTS: ReadonlySet<number> = new Set([
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+]);
+
+export function isFetchBadPort(port: number): boolean {
+  return FETCH_BAD_PORTS.has(port);
+}
+
 function tryBind(port: number, host = '127.0.0.1'): Promise<number | undefined> {
   return new Promise((resolve) => {
     const srv = net.createServer();
@@ -86,11 +101,11 @@ export function portRanges(env: NodeJS.ProcessEnv = process.env): PortRanges {
 }
 
 /** One free port on 127.0.0.1 not yet handed out by this process (below the ephemeral range when it can). */
-export async function freePort(): Promise<number> {
+export async function freePort(random: () => number = Math.random): Promise<number> {
   const [low, high] = portRanges().single;
   for (let i = 0; i < 50; i++) {
-    const candidate = low + Math.floor(Math.random() * (high - low));
-    if (handedOut.has(candidate)) continue;
+    const candidate = low + Math.floor(random() * (high - low));
+    if (handedOut.has(candidate) || FETCH_BAD_PORTS.has(candidate)) continue;
     if ((await tryBind(candidate)) === candidate) {
       handedOut.add(candidate);
       return candidate;
@@ -98,7 +113,7 @@ export async function freePort(): Promise<number> {
   }
   for (let i = 0; i < 50; i++) {
     const p = await tryBind(0);
-    if (p && !handedOut.has(p)) {
+    if (p && !handedOut.has(p) && !FETCH_BAD_PORTS.has(p)) {
       handedOut.add(p);
       return p;
     }
@@ -114,7 +129,7 @@ export async function freePortBlock(size: number, random: () => number = Math.ra
     const base = low + Math.floor(random() * (span - size));
     let ok = true;
     for (let p = base; p < base + size && ok; p++) {
-      ok = !handedOut.has(p) && (await isWorkerPortFree(p));
+      ok = !handedOut.has(p) && !FETCH_BAD_PORTS.has(p) && (await isWorkerPortFree(p));
     }
     if (ok) {
       for (let p = base; p < base + size; p++) handedOut.add(p);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { freePort, freePortBlock, isPortFree, portRanges } from '../../lib/stack/ports.ts';
+import { freePort, freePortBlock, isFetchBadPort, isPortFree, portRanges } from '../../lib/stack/ports.ts';
 
 test('free ports are distinct and bindable', async () => {
   const ports = await Promise.all(Array.from({ length: 20 }, () => freePort()));
@@ -48,4 +48,19 @@ test('parallel runners draw from disjoint slices of the port ranges', () => {
     }
   }
   assert.deepEqual(portRanges({ CUCUMBER_TOTAL_WORKERS: '1', CUCUMBER_WORKER_ID: '0' }), alone);
+});
+
+test("ports Node's fetch() refuses are never handed out (10080 lies in the single-port range)", async () => {
+  assert.equal(isFetchBadPort(10080), true);
+  await assert.rejects(fetch('http://127.0.0.1:10080/'), /fetch failed/);
+  const [low, high] = portRanges().single;
+  let first = true;
+  const random = () => {
+    if (first) {
+      first = false;
+      return (10080 - low + 0.5) / (high - low); // the first candidate drawn is 10080
+    }
+    return Math.random();
+  };
+  assert.notEqual(await freePort(random), 10080);
 });
