@@ -2,19 +2,11 @@
 
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import { checkFailedStream } from '../lib/checks/stream.ts';
+import { checkFailedStream, streamEndingProblems } from '../lib/checks/stream.ts';
 import { eventually, leftOf } from '../lib/observe/eventually.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
-import type { RbeeWorld } from '../support/world.ts';
-import { expectNoProblems, streamEndingProblems } from '../support/expect.ts';
-
-interface Victim {
-  hive: string;
-  workerId: string;
-  pid?: number;
-  /** The kill, when the harness made one. */
-  fault?: FaultRecord;
-}
+import type { RbeeWorld, Victim } from '../support/world.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 function killOf(v: Victim): FaultRecord {
   if (!v.fault) throw new Error(`no kill of ${v.workerId} was recorded (a step that kills it must come first)`);
@@ -36,7 +28,7 @@ When('the worker running the job is killed with SIGKILL', async function (this: 
   const { node_name, worker_id } = this.job.dispatch ?? {};
   expect(worker_id, 'the queen named the worker running the job').to.be.a('string');
   const fault = await this.nemesis!.crashWorker(node_name!, worker_id!);
-  this.remembered.set('victim', { hive: node_name!, workerId: worker_id!, fault } satisfies Victim);
+  this.victim = { hive: node_name!, workerId: worker_id!, fault };
 });
 
 When('the first worker of {string} is killed with SIGKILL', async function (this: RbeeWorld, hive: string) {
@@ -44,12 +36,12 @@ When('the first worker of {string} is killed with SIGKILL', async function (this
   const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
   expect(first, `${hive} has a worker`).to.not.equal(undefined);
   const fault = await this.nemesis!.crashWorker(hive, first!.worker_id);
-  this.remembered.set('victim', { hive, workerId: first!.worker_id, pid: first!.pid!, fault } satisfies Victim);
+  this.victim = { hive, workerId: first!.worker_id, pid: first!.pid!, fault };
 });
 
 Then("within {int} seconds that worker's process is gone", async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
+  const v = this.theVictim();
   await eventually(
     async () => expect(await stack.service(v.hive).childAlive(v.pid!), `pid ${v.pid} alive`).to.equal(false),
     { within: leftOf(killOf(v).appliedAt, s * 1000), what: `worker ${v.workerId} (pid ${v.pid}) to be gone` },
@@ -74,7 +66,7 @@ Then(
   'within {int} seconds the hive logs {string} for that worker with signal {string}',
   async function (this: RbeeWorld, s: number, event: string, signal: string) {
     const stack = await this.theStack();
-    const v = this.recall<Victim>('victim');
+    const v = this.theVictim();
     const line = await eventually(
       () => {
         const l = stack
@@ -128,7 +120,7 @@ Then(
     );
     expect((await stack.hive(hive!).health()).status, `${hive} answers /v1/health`).to.equal(200);
     this.measure('OOM kill → hive reports the worker dead', seen - oom.appliedAt);
-    this.remembered.set('victim', { hive: hive!, workerId: workerId!, fault: oom } satisfies Victim);
+    this.victim = { hive: hive!, workerId: workerId!, fault: oom };
   },
 );
 
@@ -154,7 +146,7 @@ Then(
 
 Then('within {int} seconds the hive no longer lists that worker', async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
+  const v = this.theVictim();
   await eventually(
     async () => {
       const still = (await stack.hive(v.hive).workers()).find((w) => w.worker_id === v.workerId);
@@ -170,7 +162,7 @@ Then('within {int} seconds the hive no longer lists that worker', async function
 
 Then('within {int} seconds the queen no longer lists that worker', async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
+  const v = this.theVictim();
   await eventually(
     async () => {
       const r = await stack.queen.workers();
@@ -186,6 +178,6 @@ Then('within {int} seconds the queen no longer lists that worker', async functio
 
 Then('the new job did not run on the crashed worker', async function (this: RbeeWorld) {
   await this.job.done();
-  const v = this.recall<Victim>('victim');
+  const v = this.theVictim();
   expect(this.job.dispatch?.worker_id, 'worker of the new job').to.be.a('string').and.not.equal(v.workerId);
 });

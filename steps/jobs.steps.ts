@@ -3,13 +3,13 @@
 import { Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { Job } from '../lib/clients/job.ts';
-import { checkCompletedStream } from '../lib/checks/stream.ts';
+import { checkCompletedStream, streamEndingProblems } from '../lib/checks/stream.ts';
 import { anomaliesOf, historyOfJobs } from '../lib/checks/accounted.ts';
 import { formatAnomalies } from '../lib/checks/history.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
-import { expectNoProblems, streamEndingProblems } from '../support/expect.ts';
+import { expectNoProblems } from '../support/expect.ts';
 
 /** Submits without waiting for the answer: the queen answers only once a worker runs the job. */
 async function submit(world: RbeeWorld, model: string, maxTokens: number, correlationId?: string): Promise<Job> {

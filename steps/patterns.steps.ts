@@ -7,11 +7,11 @@ import { Job } from '../lib/clients/job.ts';
 import { refusalOf } from '../lib/clients/http.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import type { SseEvent } from '../lib/clients/sse.ts';
-import { checkCompletedStream, shapeOf } from '../lib/checks/stream.ts';
+import { checkCompletedStream, shapeOf, streamEndingProblems } from '../lib/checks/stream.ts';
 import { checkStageOrder, checkStrictlyIncreasing } from '../lib/checks/stages.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
-import { expectNoProblems, streamEndingProblems } from '../support/expect.ts';
+import { expectNoProblems } from '../support/expect.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
 /** One long-running operation as observed: its id, its replies, and how to read stage and progress. */
@@ -225,9 +225,9 @@ Given(
 );
 
 When('that worker is killed again', async function (this: RbeeWorld) {
-  const v = this.recall<{ hive: string; workerId: string }>('victim');
+  const v = this.theVictim();
   const fault = await this.nemesis!.crashWorker(v.hive, v.workerId);
-  this.remembered.set('victim', { ...v, fault });
+  this.victim = { ...v, fault };
 });
 
 When(
@@ -331,7 +331,7 @@ When('the busy worker sends a second ready callback to its hive', async function
   const { node_name, worker_id } = this.job.dispatch ?? {};
   const w = (await stack.hive(node_name!).workers()).find((x) => x.worker_id === worker_id)!;
   expect(w.state, `${worker_id} while its job streams`).to.equal('busy');
-  this.remembered.set('victim', { hive: node_name!, workerId: worker_id! });
+  this.victim = { hive: node_name!, workerId: worker_id! };
   this.response = await stack
     .hive(node_name!)
     .ready({ worker_id, url: w.url, model_ref: w.model_ref, backend: 'cpu', device: 0 });
@@ -339,13 +339,13 @@ When('the busy worker sends a second ready callback to its hive', async function
 
 Then('the hive still lists that worker as {string}', async function (this: RbeeWorld, state: string) {
   const stack = await this.theStack();
-  const v = this.recall<{ hive: string; workerId: string }>('victim');
+  const v = this.theVictim();
   expect((await stack.hive(v.hive).workers()).find((x) => x.worker_id === v.workerId)?.state).to.equal(state);
 });
 
 Then('the hive {string} lists that worker as {string}', async function (this: RbeeWorld, hive: string, state: string) {
   const stack = await this.theStack();
-  const v = this.recall<{ workerId: string }>('victim');
+  const v = this.theVictim();
   await eventually(
     async () =>
       expect(
@@ -380,7 +380,7 @@ Then(
 
 Then("the hive's log says that worker was killed for loading too long", async function (this: RbeeWorld) {
   const stack = await this.theStack();
-  const v = this.recall<{ hive: string; workerId: string }>('victim');
+  const v = this.theVictim();
   const killed = stack.logs(v.hive).find((l) => l.event === 'worker.killed' && l.worker_id === v.workerId);
   expect(killed, `a "worker.killed" line for ${v.workerId}`).to.not.equal(undefined);
   expect(String(killed!.reason ?? killed!.msg), 'reason').to.match(/load/i);

@@ -13,11 +13,6 @@ import type { FaultRecord } from '../lib/faults/timeline.ts';
 import { orSkip } from '../support/skip.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
-interface Victim {
-  hive: string;
-  workerId: string;
-}
-
 Given('the hive {string} restarts crashed workers', function (this: RbeeWorld, hive: string) {
   this.configure().hiveEnvFor(hive, { RBEE_RESTART_POLICY: 'on-crash', RBEE_MAX_RESTARTS: '3' });
 });
@@ -26,7 +21,7 @@ Then(
   'within {int} seconds that worker is {string} again with a restart count of {int}',
   async function (this: RbeeWorld, s: number, state: string, n: number) {
     const stack = await this.theStack();
-    const v = this.recall<Victim>('victim');
+    const v = this.theVictim();
     await this.explaining([v.workerId], () =>
       eventually(
         async () => {
@@ -42,13 +37,13 @@ Then(
 
 Then("the hive's {string} counter is {int}", async function (this: RbeeWorld, name: string, n: number) {
   const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
+  const v = this.theVictim();
   expect(metricValue((await stack.hive(v.hive).metrics()).samples, name), name).to.equal(n);
 });
 
 Then("the queen's narration names that worker", async function (this: RbeeWorld) {
   await this.job.done();
-  expect(this.job.dispatch?.worker_id, 'worker of the job').to.equal(this.recall<Victim>('victim').workerId);
+  expect(this.job.dispatch?.worker_id, 'worker of the job').to.equal(this.theVictim().workerId);
 });
 
 Given("a snapshot of the queen's worker list", async function (this: RbeeWorld) {
@@ -226,7 +221,7 @@ Then('within {int} seconds a new job for the default model completes', async fun
 
 Then('a job submitted now is not routed to that worker', async function (this: RbeeWorld) {
   const stack = await this.theStack();
-  const v = this.recall<Victim>('victim');
+  const v = this.theVictim();
   // /v1/inference takes idle workers only (no spawning): the answer comes at once, so the heal that
   // follows still comes before the hive removes the cut-off worker for staying unhealthy too long.
   const job = await Job.submit(
@@ -249,7 +244,7 @@ Then('a job submitted now is not routed to that worker', async function (this: R
 When('the first worker of {string} is cut off from its hive', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
   const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-  this.remembered.set('victim', { hive, workerId: first!.worker_id });
+  this.victim = { hive, workerId: first!.worker_id };
   return orSkip(this, async () =>
     this.remembered.set('fault', await this.nemesis!.partitionWorker(hive, first!.worker_id)),
   );
@@ -259,7 +254,7 @@ Then(
   'within {int} seconds the hive {string} lists that worker as {string}',
   async function (this: RbeeWorld, s: number, hive: string, state: string) {
     const stack = await this.theStack();
-    const v = this.recall<Victim>('victim');
+    const v = this.theVictim();
     const t0 = this.nemesis!.timeline.lastEventAt() ?? Date.now();
     await this.explaining([v.workerId], () =>
       eventually(

@@ -206,7 +206,7 @@ When(
     this.remembered.set('spawn at', Date.now());
     const r = await stack.hive(hive).spawn(model);
     expect(r.status, r.text).to.equal(200);
-    this.remembered.set('victim', { hive, workerId: r.json.worker_id });
+    this.victim = { hive, workerId: r.json.worker_id };
   },
 );
 
@@ -223,7 +223,7 @@ Then(
 
 Then('the hive logs {string} for that worker', async function (this: RbeeWorld, event: string) {
   const stack = await this.theStack();
-  const v = this.recall<{ hive: string; workerId: string }>('victim');
+  const v = this.theVictim();
   await eventually(
     () => {
       expect(

@@ -61,9 +61,9 @@ Before(function (this: RbeeWorld, { pickle }) {
     );
     return 'skipped';
   }
-  if (tags.includes('@requires-process') && runtime !== 'process') {
+  if (tags.includes('@requires-process') && !harness().runtime.workersOutliveHive) {
     this.attach(
-      `skipped: this scenario needs processes that outlive their hive; in the ${runtime} runtime a hive's workers live in its container and die with it`,
+      `skipped: this scenario needs workers that outlive their hive; in the ${runtime} runtime a hive's workers die with it`,
       'text/plain',
     );
     return 'skipped';

@@ -9,6 +9,7 @@ import type { Job } from '../lib/clients/job.ts';
 import type { HttpResponse } from '../lib/clients/http.ts';
 import type { ChaosRun } from '../lib/chaos/run.ts';
 import { harness } from './harness.ts';
+import type { FaultRecord } from '../lib/faults/timeline.ts';
 import { eventually, leftOf } from '../lib/observe/eventually.ts';
 import { withCause } from '../lib/observe/story.ts';
 import { expect } from 'chai';
@@ -17,6 +18,14 @@ export interface Measurement {
   name: string;
   value: number;
   unit: string;
+}
+
+/** The worker a scenario acts on (killed, cut off, spawned to fail…), and the fault that hit it, if any. */
+export interface Victim {
+  hive: string;
+  workerId: string;
+  pid?: number;
+  fault?: FaultRecord;
 }
 
 export class RbeeWorld extends World {
@@ -88,6 +97,15 @@ export class RbeeWorld extends World {
         'no chaos run in this scenario yet (the step that runs the workload through a fault schedule must come first)',
       );
     return this.chaos;
+  }
+
+  /** The worker the scenario acts on, set by the step that picked it. */
+  victim?: Victim;
+
+  theVictim(): Victim {
+    if (!this.victim)
+      throw new Error('no worker was picked yet (a step that kills, cuts off or spawns one must come first)');
+    return this.victim;
   }
 
   recall<T>(key: string): T {

@@ -273,12 +273,11 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
   const corrupted = new Set<string>();
   const refillHive = async (hive: string): Promise<string> => {
     const want = stack.spec.hives.find((h) => h.name === hive);
-    const why =
-      stack.runtime === 'docker'
-        ? 'they died with its container'
-        : corrupted.has(hive)
-          ? 'its worker registry was lost with its corrupted database'
-          : undefined;
+    const why = !stack.running.workersOutliveHive
+      ? 'they died with it'
+      : corrupted.has(hive)
+        ? 'its worker registry was lost with its corrupted database'
+        : undefined;
     if (!respawn || !want || !why) return '';
     const spawned = await topUp(stack, hive, want.workers, want.model);
     return spawned ? `; ${spawned} worker(s) spawned again on ${hive} (${why})` : '';

@@ -134,3 +134,21 @@ export function checkProgressStream(result: SseResult, terminal: 'complete' | 'e
   if (!result.done) problems.push('the progress stream did not end with [DONE]');
   return problems;
 }
+
+/**
+ * The words a step names for how a stream ends ("end", then "[DONE]"), checked rather than decorative:
+ * `last` is the type of the last JSON event, `terminator` the line after it ("[DONE]" is the only one the
+ * contract has).
+ */
+export function streamEndingProblems(
+  result: { events: Array<{ data?: { type?: string } }>; done: boolean },
+  last: string | undefined,
+  terminator: string,
+): string[] {
+  const problems: string[] = [];
+  const lastType = result.events.at(-1)?.data?.type;
+  if (last !== undefined && lastType !== last) problems.push(`the last event is "${lastType}", not "${last}"`);
+  if (terminator !== '[DONE]') problems.push(`"${terminator}" is not a terminator the contract knows (only "[DONE]")`);
+  else if (!result.done) problems.push('no [DONE] after the last event');
+  return problems;
+}

@@ -25,7 +25,6 @@ import {
   type ServicePlan,
 } from '../stack/services.ts';
 import type { StackSpec } from '../stack/spec.ts';
-import { trackStack, untrackStack } from './cleanup.ts';
 import { attachOutput, execIn, execOk } from './container-io.ts';
 import { waitUntilHealthy } from '../stack/health.ts';
 import { withDeadline } from '../observe/eventually.ts';
@@ -81,6 +80,7 @@ export async function dockerUnavailable(): Promise<string | undefined> {
 
 export class DockerRuntime implements Runtime {
   readonly name = 'docker' as const;
+  readonly workersOutliveHive = false;
   private readonly d: Docker;
 
   constructor(private readonly opts: DockerRuntimeOptions = {}) {
@@ -90,7 +90,6 @@ export class DockerRuntime implements Runtime {
   async start(spec: StackSpec, secrets: StackSecrets, ctx: DockerStartContext): Promise<DockerRunningStack> {
     const image = this.opts.image ?? (await ensureAppImage({ docker: this.d })).ref;
     const stack = new DockerRunningStack(this.d, ctx);
-    trackStack(stack);
     try {
       await stack.create(spec, secrets, image, {
         ...this.opts,
@@ -121,6 +120,7 @@ function serviceUser(): { user: string; chown: boolean } {
 
 export class DockerRunningStack implements RunningStack {
   readonly runtime = 'docker' as const;
+  readonly workersOutliveHive = false;
   readonly id: string;
   readonly services = new Map<string, DockerServiceHandle>();
   readonly networkName: string;
@@ -380,7 +380,6 @@ export class DockerRunningStack implements RunningStack {
     } catch (e) {
       errors.push(`work dir ${this.ctx.workDir}: ${String(e)}`);
     }
-    untrackStack(this);
     if (errors.length) throw new Error(`teardown of docker stack ${this.id} left problems: ${errors.join('; ')}`);
   }
 }

@@ -47,6 +47,7 @@ export interface ProcessRuntimeOptions {
 
 export class ProcessRuntime implements Runtime {
   readonly name = 'process' as const;
+  readonly workersOutliveHive = true;
   private readonly links: boolean;
 
   constructor(o: ProcessRuntimeOptions = {}) {
@@ -128,6 +129,7 @@ function range(a: number, b: number): number[] {
 
 class ProcessStack implements RunningStack {
   readonly runtime = 'process' as const;
+  readonly workersOutliveHive = true;
   readonly services = new Map<string, ProcessService>();
   private stopped = false;
   /** The harness's link proxies between the services (absent when the runtime runs without links). */

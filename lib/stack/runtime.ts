@@ -104,6 +104,8 @@ export interface NetworkFaults {
 
 export interface RunningStack {
   readonly runtime: RuntimeName;
+  /** As Runtime.workersOutliveHive, for the runtime this stack runs on. */
+  readonly workersOutliveHive: boolean;
   readonly id: string;
   readonly services: ReadonlyMap<string, ServiceHandle>;
   /**
@@ -133,6 +135,11 @@ export interface RunningStack {
 
 export interface Runtime {
   readonly name: RuntimeName;
+  /**
+   * Do a hive's workers outlive the hive's own process? (process runtime: yes, they are separate processes
+   * the restarted hive finds again; docker: no, they live in the hive's container and die with it.)
+   */
+  readonly workersOutliveHive: boolean;
   start(spec: StackSpec, secrets: StackSecrets, ctx: StartContext): Promise<RunningStack>;
   /** Remove everything left by runs whose runner is no longer alive (or everything, with `all`). */
   sweep(opts: { all: boolean }): Promise<string[]>;

@@ -305,6 +305,7 @@ test('after a hive crash or restart, the docker runtime gets the workers that di
     const spawned: string[] = [];
     const stack = {
       runtime,
+      running: { workersOutliveHive: runtime === 'process' },
       spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 3 }], timings: { workerHeartbeatTimeoutMs: 100 } },
       hive: () => ({ workers: async () => [{ worker_id: 'worker-new', state: 'idle' }] }), // one came back
       spawnWorkers: async (h: string, n: number, model: string) => (spawned.push(`${h} ${n} ${model}`), []),
@@ -322,10 +323,10 @@ test('after a hive crash or restart, the docker runtime gets the workers that di
     const restartCheck = await restart.heal!();
     if (runtime === 'docker') {
       assert.deepEqual(spawned, ['hive-a 2 hf:x', 'hive-a 2 hf:x']);
-      assert.equal(crashCheck, 'restarted; 2 worker(s) spawned again on hive-a (they died with its container)');
+      assert.equal(crashCheck, 'restarted; 2 worker(s) spawned again on hive-a (they died with it)');
       assert.equal(
         restartCheck,
-        'hive-a healthy after restart; 2 worker(s) spawned again on hive-a (they died with its container)',
+        'hive-a healthy after restart; 2 worker(s) spawned again on hive-a (they died with it)',
       );
     } else {
       assert.deepEqual(spawned, [], 'the process runtime: the hive must find its surviving workers itself');

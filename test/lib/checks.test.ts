@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSseText } from '../../lib/clients/sse.ts';
-import { checkCompletedStream, checkFailedStream, checkProgressStream } from '../../lib/checks/stream.ts';
+import {
+  checkCompletedStream,
+  checkFailedStream,
+  checkProgressStream,
+  streamEndingProblems,
+} from '../../lib/checks/stream.ts';
 
 const ev = (o: object) => `data: ${JSON.stringify(o)}\n\n`;
 const good = (n: number) =>
@@ -73,4 +78,15 @@ test('a progress stream whose fraction goes backwards is named', async () => {
     ev({ stage: 'complete' }) +
     'data: [DONE]\n\n';
   assert.deepEqual(checkProgressStream(await parseSseText(fine)), []);
+});
+
+test('the words a step names for how a stream ends are checked: the last event and [DONE]', async () => {
+  assert.deepEqual(streamEndingProblems(await parseSseText(good(2)), 'end', '[DONE]'), []);
+  assert.match(
+    streamEndingProblems(await parseSseText(good(2)), 'error', '[DONE]').join(),
+    /last event is "end", not "error"/,
+  );
+  const cut = await parseSseText(good(2).replace('data: [DONE]\n\n', ''));
+  assert.match(streamEndingProblems(cut, 'end', '[DONE]').join(), /no \[DONE\]/);
+  assert.match(streamEndingProblems(cut, 'end', '[END]').join(), /not a terminator the contract knows/);
 });
