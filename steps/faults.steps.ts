@@ -4,6 +4,7 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { checkFailedStream, streamEndingProblems } from '../lib/checks/stream.ts';
 import { eventually, leftOf } from '../lib/observe/eventually.ts';
+import { memoryUsage } from '../lib/observe/in-service.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
 import type { RbeeWorld, Victim } from '../support/world.ts';
 import { expectNoProblems } from '../support/expect.ts';
@@ -90,7 +91,7 @@ Given('workers hold {int} KiB of context per generated token', function (this: R
 
 Given('the memory use of {string} is noted', async function (this: RbeeWorld, service: string) {
   await this.theStack();
-  this.remembered.set(`memory of ${service}`, await this.nemesis!.memoryUsage(service));
+  this.remembered.set(`memory of ${service}`, await memoryUsage(await this.theStack(), service));
 });
 
 Then(
@@ -132,7 +133,7 @@ Then(
     const MIB = 1024 * 1024;
     await eventually(
       async () => {
-        const now = await this.nemesis!.memoryUsage(service);
+        const now = await memoryUsage(await this.theStack(), service);
         expect(
           now / MIB,
           `memory of ${service} in MiB (noted before the job: ${(noted / MIB).toFixed(1)})`,

@@ -10,6 +10,7 @@ import { HEALTH_PATH } from '../lib/stack/services.ts';
 import type { FaultRecord } from '../lib/faults/timeline.ts';
 import { orSkip } from '../support/skip.ts';
 import type { RbeeWorld } from '../support/world.ts';
+import { callFrom, confirmOom } from '../lib/observe/in-service.ts';
 
 async function healthOf(world: RbeeWorld, name: string, timeoutMs: number): Promise<number> {
   const svc = (await world.theStack()).service(name);
@@ -149,7 +150,7 @@ When('the latency is removed', async function (this: RbeeWorld) {
 
 async function callBetween(world: RbeeWorld, from: string, to: string) {
   const stack = await world.theStack();
-  return world.nemesis!.callFrom(from, to, HEALTH_PATH[stack.service(to).kind]);
+  return callFrom(stack, from, to, HEALTH_PATH[stack.service(to).kind]);
 }
 
 Then(
@@ -215,7 +216,7 @@ Then(
   async function (this: RbeeWorld, s: number, service: string) {
     // The kill follows a spawn request, made directly or by the queen for a job.
     const since = (this.remembered.get('spawn at') as number | undefined) ?? this.job.submittedAt;
-    const oom = await this.nemesis!.confirmOom(service, since - 1000, s * 1000);
+    const oom = await confirmOom(await this.theStack(), this.nemesis!.timeline, service, since - 1000, s * 1000);
     this.measure('request → OOM kill', oom.at - since);
     this.remembered.set('oom kill', oom.record);
   },

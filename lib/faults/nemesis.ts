@@ -7,11 +7,11 @@ import path from 'node:path';
 import type { WorkerInfo } from '../clients/rbee.ts';
 import { delay, eventually } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { CallResult, NetworkFaults, ServiceHandle, ServiceInstance } from '../stack/runtime.ts';
+import type { NetworkFaults, ServiceHandle, ServiceInstance } from '../stack/runtime.ts';
 import { HEALTH_PATH } from '../stack/services.ts';
 import { FaultTimeline, type FaultRecord } from './timeline.ts';
-import { FaultUnsupported } from './unsupported.ts';
 import { makeAvailable, makeUnavailable } from './storage.ts';
+import { runtimeControl } from '../observe/in-service.ts';
 
 export class Nemesis {
   readonly timeline = new FaultTimeline();
@@ -163,12 +163,7 @@ export class Nemesis {
   }
 
   private network(kind: string): NetworkFaults {
-    const n = this.stack.running.network;
-    if (!n)
-      throw new FaultUnsupported(
-        `${kind}: ${this.stack.running.networkUnsupportedReason ?? `the ${this.stack.runtime} runtime cannot do it`}`,
-      );
-    return n;
+    return runtimeControl(this.stack, kind);
   }
 
   /** Stop traffic between two services (both ways, or only a → b); open connections included. */
@@ -190,29 +185,6 @@ export class Nemesis {
   async shapeLink(a: string, b: string, o: { latencyMs?: number; bandwidthBps?: number }): Promise<FaultRecord> {
     const f = await this.network('latency/bandwidth').shapeLink(a, b, o);
     return this.timeline.applied('link', `${a} → ${b}`, () => f.heal(), f.description);
-  }
-
-  /** A GET from inside `from` to `to`'s route: what that service would see calling the other. */
-  callFrom(from: string, to: string, route: string, timeoutMs = 2000): Promise<CallResult> {
-    return this.network('call from a service').callFrom(from, this.stack.service(to).internalUrl + route, timeoutMs);
-  }
-
-  /** Wait for the engine's record of a kernel OOM kill in `service` since `since`. */
-  async confirmOom(
-    service: string,
-    since: number,
-    withinMs: number,
-  ): Promise<{ at: number; detail: string; record: FaultRecord }> {
-    const oom = await this.network('OOM confirmation').waitForOom(service, withinMs, since);
-    if (!oom) throw new Error(`the engine recorded no out-of-memory kill in ${service} within ${withinMs} ms`);
-    const record = this.timeline.applied('oom-kill (observed)', service, undefined, oom.detail);
-    record.appliedAt = oom.at;
-    return { ...oom, record };
-  }
-
-  /** Memory the service's container is charged now (docker only). */
-  memoryUsage(service: string): Promise<number> {
-    return this.network('memory usage').memoryUsage(service);
   }
 
   heal(record: FaultRecord): Promise<void> {
