@@ -34,10 +34,9 @@ When('the worker running the job is killed with SIGKILL', async function (this: 
 
 When('the first worker of {string} is killed with SIGKILL', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
-  const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-  expect(first, `${hive} has a worker`).to.not.equal(undefined);
-  const fault = await this.nemesis!.crashWorker(hive, first!.worker_id);
-  this.victim = { hive, workerId: first!.worker_id, pid: first!.pid!, fault };
+  const first = await stack.firstWorker(hive);
+  const fault = await this.nemesis!.crashWorker(hive, first.worker_id);
+  this.victim = { hive, workerId: first.worker_id, pid: first.pid!, fault };
 });
 
 Then("within {int} seconds that worker's process is gone", async function (this: RbeeWorld, s: number) {

@@ -49,10 +49,9 @@ Then(
 
 When('the first worker of {string} is paused', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
-  const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-  expect(first, `${hive} has a worker`).to.not.equal(undefined);
-  const fault = await this.nemesis!.pauseWorker(hive, first!.worker_id);
-  this.remembered.set('worker', first!.worker_id);
+  const first = await stack.firstWorker(hive);
+  const fault = await this.nemesis!.pauseWorker(hive, first.worker_id);
+  this.remembered.set('worker', first.worker_id);
   this.remembered.set('fault', fault);
 });
 

@@ -87,7 +87,7 @@ Then("within {int} seconds the queen's worker list is the same as before", async
 
 Given('a snapshot of the hive {string} worker ids', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
-  const ws = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
+  const ws = await stack.workersOf(hive);
   this.remembered.set(
     'hive workers',
     ws.map((w) => ({ id: w.worker_id, pid: w.pid })),
@@ -243,10 +243,10 @@ Then('a job submitted now is not routed to that worker', async function (this: R
 
 When('the first worker of {string} is cut off from its hive', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
-  const [first] = (await stack.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-  this.victim = { hive, workerId: first!.worker_id };
+  const first = await stack.firstWorker(hive);
+  this.victim = { hive, workerId: first.worker_id };
   return orSkip(this, async () =>
-    this.remembered.set('fault', await this.nemesis!.partitionWorker(hive, first!.worker_id)),
+    this.remembered.set('fault', await this.nemesis!.partitionWorker(hive, first.worker_id)),
   );
 });
 

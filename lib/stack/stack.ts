@@ -226,6 +226,17 @@ export class Stack {
     });
   }
 
+  /** A hive's workers in a stable order (by id), and the first of them, which "the first worker" steps act on. */
+  async workersOf(hive: string): Promise<WorkerInfo[]> {
+    return (await this.hive(hive).workers()).sort((a, b) => a.worker_id.localeCompare(b.worker_id));
+  }
+
+  async firstWorker(hive: string): Promise<WorkerInfo> {
+    const [first] = await this.workersOf(hive);
+    if (!first) throw new Error(`${hive} lists no worker`);
+    return first;
+  }
+
   /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */
   logs(service?: string): LogLine[] {
     const names = service ? [service] : [...this.running.services.keys()];
