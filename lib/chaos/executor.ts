@@ -9,7 +9,7 @@ import type { WorkerInfo } from '../clients/rbee.ts';
 import type { Nemesis } from '../faults/nemesis.ts';
 import type { FaultRecord } from '../faults/timeline.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
-import { eventually, GiveUp, withDeadline } from '../observe/eventually.ts';
+import { eventually, GiveUp, sleepUntil, withDeadline } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import {
@@ -501,31 +501,6 @@ export async function topologyOf(stack: Stack): Promise<Topology> {
       })),
     ),
   };
-}
-
-/** Resolves true at epoch `at`, or false at once when `signal` aborts (then the caller hurries). */
-function sleepUntil(at: number, signal?: AbortSignal): Promise<boolean> {
-  if (signal?.aborted) return Promise.resolve(false);
-  const ms = at - Date.now();
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    let t: NodeJS.Timeout;
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(false);
-    };
-    // Timers may fire a little early against the wall clock: re-arm until the moment has come.
-    const arm = (wait: number) => {
-      t = setTimeout(() => {
-        const left = at - Date.now();
-        if (left > 0) return arm(left);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, wait);
-    };
-    arm(ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function message(e: unknown): string {

@@ -120,3 +120,31 @@ export async function holdsFor(
     await delay(Math.min(opts.every ?? 100, opts.during - elapsed));
   }
 }
+
+/**
+ * Resolves true when `clock()` reaches `at`, or false at once when `signal` aborts (then the caller
+ * hurries). For schedules (a fault's planned start, an open loop's next submission), not for waiting on
+ * the system: timers have whole-ms resolution and may fire a fraction early, so it re-arms until due.
+ */
+export function sleepUntil(at: number, signal?: AbortSignal, clock: () => number = Date.now): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  const ms = at - clock();
+  if (ms <= 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let t: NodeJS.Timeout;
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve(false);
+    };
+    const arm = (wait: number) => {
+      t = setTimeout(() => {
+        const left = at - clock();
+        if (left > 0) return arm(Math.ceil(left));
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, wait);
+    };
+    arm(Math.ceil(ms));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { QueenClient, TaskRequest } from '../clients/rbee.ts';
 import type { StreamResponse } from '../clients/http.ts';
 import { History, JOB_OUTCOMES, type HistoryEntry, type JobOutcome } from './history.ts';
+import { sleepUntil } from '../observe/eventually.ts';
 
 export interface OpenLoopOptions {
   /** The queen to submit to (only its submitTask / inference are used). */
@@ -113,7 +114,7 @@ async function drive(o: OpenLoopOptions, prefix: string, history: History, stop:
 
   for (let k = 0; k < planned; k++) {
     const due = t0 + k * intervalMs;
-    if (!(await waitUntil(due, stop))) {
+    if (!(await sleepUntil(due, stop, () => performance.now()))) {
       stoppedBy = 'signal';
       break;
     }
@@ -229,31 +230,6 @@ function submitOne(
     },
   );
   return { entry, settled, abort: () => ((aborted = true), abort()) };
-}
-
-/** Resolves true at `due` (performance.now() time), or false as soon as `stop` is aborted. */
-function waitUntil(due: number, stop: AbortSignal): Promise<boolean> {
-  if (stop.aborted) return Promise.resolve(false);
-  const ms = due - performance.now();
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    let t: NodeJS.Timeout;
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve(false);
-    };
-    // Timers have whole-ms resolution and may fire a fraction early: re-arm until the due time has come.
-    const arm = (wait: number) => {
-      t = setTimeout(() => {
-        const left = due - performance.now();
-        if (left > 0) return arm(Math.ceil(left));
-        stop.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, wait);
-    };
-    arm(Math.ceil(ms));
-    stop.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;

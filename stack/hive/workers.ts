@@ -50,6 +50,24 @@ interface Entry {
   loggedProbeError?: string;
 }
 
+/** A registry entry for a worker the hive just learned of (spawned, registered or restored): no job, no child yet. */
+function newEntry(info: WorkerInfo, port: number | null, modelPath: string | null, now: number): Entry {
+  return {
+    info,
+    port,
+    modelPath,
+    jobId: null,
+    jobCorrelationId: null,
+    stateSinceMs: now,
+    lastUsedMs: now,
+    child: null,
+    exited: null,
+    stopReason: null,
+    probing: false,
+    idleSeenAt: null,
+  };
+}
+
 export interface RemovedWorker {
   worker_id: string;
   model_ref: string;
@@ -135,8 +153,8 @@ export class WorkerManager {
       const port = await this.ports.allocate();
       const now = Date.now();
       const id = `worker-${randomUUID()}`;
-      const e: Entry = {
-        info: {
+      const e = newEntry(
+        {
           worker_id: id,
           url: `http://${this.cfg.workerHost}:${port}`,
           model_ref: model.model_ref,
@@ -151,17 +169,9 @@ export class WorkerManager {
           external: false,
         },
         port,
-        modelPath: model.local_path,
-        jobId: null,
-        jobCorrelationId: null,
-        stateSinceMs: now,
-        lastUsedMs: now,
-        child: null,
-        exited: null,
-        stopReason: null,
-        probing: false,
-        idleSeenAt: null,
-      };
+        model.local_path,
+        now,
+      );
       this.workers.set(id, e);
       this.launch(e, log);
       this.changed(e);
@@ -309,20 +319,7 @@ export class WorkerManager {
         restart_count: 0,
         external: true,
       };
-      const entry: Entry = {
-        info,
-        port: null,
-        modelPath: null,
-        jobId: null,
-        jobCorrelationId: null,
-        stateSinceMs: now,
-        lastUsedMs: now,
-        child: null,
-        exited: null,
-        stopReason: null,
-        probing: false,
-        idleSeenAt: null,
-      };
+      const entry = newEntry(info, null, null, now);
       this.workers.set(info.worker_id, entry);
       log.info('external worker registered', {
         event: 'worker.registered',
@@ -770,20 +767,7 @@ export class WorkerManager {
     info.state = state;
     info.last_heartbeat_ms = now;
     info.failed_health_checks = 0;
-    const e: Entry = {
-      info,
-      port: p.port,
-      modelPath: p.model_path,
-      jobId: null,
-      jobCorrelationId: null,
-      stateSinceMs: now,
-      lastUsedMs: now,
-      child: null,
-      exited: null,
-      stopReason: null,
-      probing: false,
-      idleSeenAt: null,
-    };
+    const e = newEntry(info, p.port, p.model_path, now);
     if (p.port !== null && !info.external) this.ports.markUsed(p.port);
     this.workers.set(info.worker_id, e);
     this.store.putWorker(persisted(e));
