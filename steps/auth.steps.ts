@@ -3,7 +3,7 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { Job } from '../lib/clients/job.ts';
-import { holdsFor } from '../lib/observe/eventually.ts';
+import { eventually, holdsFor } from '../lib/observe/eventually.ts';
 import type { JwtClaims } from '../lib/stack/secrets.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
@@ -96,9 +96,16 @@ Then(
 
 Then('the hive {string} logs that its heartbeat was refused with 401', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
-  const failed = stack.logs(hive).filter((l) => l.service === 'hive' && l.event === 'heartbeat.failed');
-  expect(
-    failed.map((l) => l.status),
-    `status of the hive's "heartbeat.failed" log lines`,
-  ).to.include(401);
+  // Eventually: the first heartbeat may have met a queen that was not listening yet (status 0); the hive
+  // logs again when the failure changes, and its line may still be on its way through the container's output.
+  await eventually(
+    () => {
+      const failed = stack.logs(hive).filter((l) => l.service === 'hive' && l.event === 'heartbeat.failed');
+      expect(
+        failed.map((l) => l.status),
+        `status of the hive's "heartbeat.failed" log lines`,
+      ).to.include(401);
+    },
+    { within: 5000, what: `${hive} to log a heartbeat refused with 401` },
+  );
 });

@@ -88,7 +88,7 @@ Then('no process is left for the stopped workers', async function (this: RbeeWor
     async () => {
       for (const w of stopped)
         expect(
-          await stack.service(stack.hiveNames[0]!).childAlive(w.pid!),
+          await stack.workerAlive(stack.hiveNames[0]!, { worker_id: w.id, pid: w.pid ?? null }),
           `process ${w.pid} of stopped worker ${w.id}`,
         ).to.equal(false);
     },

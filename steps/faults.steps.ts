@@ -43,7 +43,11 @@ Then("within {int} seconds that worker's process is gone", async function (this:
   const stack = await this.theStack();
   const v = this.theVictim();
   await eventually(
-    async () => expect(await stack.service(v.hive).childAlive(v.pid!), `pid ${v.pid} alive`).to.equal(false),
+    async () =>
+      expect(
+        await stack.workerAlive(v.hive, { worker_id: v.workerId, pid: v.pid ?? null }),
+        `pid ${v.pid} alive`,
+      ).to.equal(false),
     { within: leftOf(killOf(v).appliedAt, s * 1000), what: `worker ${v.workerId} (pid ${v.pid}) to be gone` },
   );
 });

@@ -102,11 +102,12 @@ When('the hive {string} is killed with SIGKILL', async function (this: RbeeWorld
 When('the first of those workers is killed while the hive is down', async function (this: RbeeWorld) {
   const stack = await this.theStack();
   const [first] = this.recall<Array<{ id: string; pid: number }>>('hive workers');
-  await stack.service(stack.hiveNames[0]!).signalChild(first!.pid, 'SIGKILL');
-  await eventually(
-    async () => expect(await stack.service(stack.hiveNames[0]!).childAlive(first!.pid)).to.equal(false),
-    { within: 5000, what: `worker ${first!.id} to die` },
-  );
+  const worker = { worker_id: first!.id, pid: first!.pid };
+  await stack.signalWorker(stack.hiveNames[0]!, worker, 'SIGKILL');
+  await eventually(async () => expect(await stack.workerAlive(stack.hiveNames[0]!, worker)).to.equal(false), {
+    within: 5000,
+    what: `worker ${first!.id} to die`,
+  });
 });
 
 When('the hive {string} is started again', async function (this: RbeeWorld, hive: string) {

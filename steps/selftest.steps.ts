@@ -22,8 +22,8 @@ When('the service {string} receives SIGTERM', async function (this: RbeeWorld, n
   const stack = await this.theStack();
   if (stack.service(name).kind === 'hive')
     this.remembered.set(
-      'worker pids',
-      (await stack.hive(name).workers()).map((w) => w.pid),
+      'workers before the signal',
+      (await stack.hive(name).workers()).map((w) => ({ worker_id: w.worker_id, pid: w.pid })),
     );
   this.remembered.set('sigterm at', Date.now());
   await stack.service(name).signal('SIGTERM');
@@ -41,12 +41,12 @@ Then(
 
 Then("within {int} seconds that hive's worker processes are gone", async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
-  const pids = this.recall<number[]>('worker pids');
-  expect(pids.length, 'worker pids recorded before the signal').to.be.above(0);
+  const workers = this.recall<Array<{ worker_id: string; pid: number | null }>>('workers before the signal');
+  expect(workers.length, 'workers recorded before the signal').to.be.above(0);
   await eventually(
     async () => {
-      for (const pid of pids)
-        expect(await stack.service('hive-a').childAlive(pid), `worker pid ${pid} alive`).to.equal(false);
+      for (const w of workers)
+        expect(await stack.workerAlive('hive-a', w), `worker ${w.worker_id} (pid ${w.pid}) alive`).to.equal(false);
     },
     { within: s * 1000, what: "the hive's workers to be gone" },
   );

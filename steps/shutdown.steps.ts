@@ -68,8 +68,9 @@ Then('no process of the stack is left running', async function (this: RbeeWorld)
   }
   for (const w of this.recall<Array<{ hive: string; pid: number | null; id: string }>>('workers before shutdown')) {
     if (w.pid)
-      expect(await stack.service(w.hive).childAlive(w.pid), `worker ${w.id} (pid ${w.pid}) still alive`).to.equal(
-        false,
-      );
+      expect(
+        await stack.workerAlive(w.hive, { worker_id: w.id, pid: w.pid }),
+        `worker ${w.id} (pid ${w.pid}) still alive`,
+      ).to.equal(false);
   }
 });

@@ -61,9 +61,9 @@ Before(function (this: RbeeWorld, { pickle }) {
     );
     return 'skipped';
   }
-  if (tags.includes('@requires-process') && !harness().runtime.workersOutliveHive) {
+  if (tags.includes('@requires-workers-outliving-hive') && !harness().runtime.workersOutliveHive) {
     this.attach(
-      `skipped: this scenario needs workers that outlive their hive; in the ${runtime} runtime a hive's workers die with it`,
+      `skipped: this scenario needs workers that outlive their hive; this ${runtime} runtime runs a hive's workers inside its container (RBEE_DOCKER_WORKERS=in-hive), so they die with it`,
       'text/plain',
     );
     return 'skipped';

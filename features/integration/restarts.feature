@@ -26,7 +26,7 @@ Feature: Services restart and the stack recovers
     Then the stream is well-formed with exactly 4 tokens in order, then "end", then "[DONE]"
     And no accepted job of this scenario was lost or duplicated
 
-  @INT-013 @p1 @chaos @requires-process
+  @INT-013 @p1 @chaos @requires-workers-outliving-hive
   Scenario: The hive restarts while its workers are up: it keeps the live ones and drops the dead
     Given a stack with 1 hive of 2 workers
     And a snapshot of the hive "hive-a" worker ids

@@ -1,21 +1,14 @@
 // The docker runtime: one internal network and one container per service for every stack, through
-// dockerode. Containers are unprivileged (uid 10001, no capabilities, no-new-privileges, read-only root),
+// dockerode — and, by default, one container per mock worker, started on its hive's request by the
+// harness (worker-containers.ts; the hive never gets the engine's socket). With `workers: 'in-hive'` a
+// hive starts its workers as child processes in its own container instead (how rbee runs on one machine). Containers are unprivileged (uid 10001, no capabilities, no-new-privileges, read-only root),
 // reach each other by service name on the stack's network, and have no route out. The harness reaches
 // each service at its container IP on that network (the host is the network's gateway).
 
-import { chownSync, createWriteStream, mkdirSync, rmSync, type WriteStream } from 'node:fs';
+import { chownSync, createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { constants as osConstants } from 'node:os';
 import type Docker from 'dockerode';
-import type {
-  ExitStatus,
-  RunningStack,
-  Runtime,
-  ServiceHandle,
-  ServiceInstance,
-  Signal,
-  StartContext,
-} from '../stack/runtime.ts';
+import type { RunningStack, Runtime, ServiceHandle, StartContext } from '../stack/runtime.ts';
 import type { StackSecrets } from '../stack/secrets.ts';
 import {
   planExternalWorker,
@@ -25,10 +18,11 @@ import {
   type ServicePlan,
 } from '../stack/services.ts';
 import type { StackSpec } from '../stack/spec.ts';
-import { attachOutput, execIn, execOk } from './container-io.ts';
-import { waitUntilHealthy } from '../stack/health.ts';
-import { withDeadline } from '../observe/eventually.ts';
+import { attachOutput } from './container-io.ts';
 import { dockerNetworkFaults } from './network-faults.ts';
+import { DockerServiceHandle, WORKER_PORTS } from './service-container.ts';
+import type { DockerStackView } from './stack-view.ts';
+import { WorkerContainers } from './worker-containers.ts';
 import { docker, engineMessage, isNotFound, preflight } from './engine.ts';
 import { IMAGE_BUNDLE_DIR, ensureAppImage } from './images.ts';
 import { bundleName } from '../stack/bundles.ts';
@@ -39,9 +33,7 @@ import { sweep } from './sweep.ts';
 
 /** Ports inside the containers; every service has its own network namespace, so they never clash. */
 const PORTS: Record<ServiceKind, number> = { hub: 8000, queen: 8080, hive: 9200, worker: 8100 };
-const WORKER_PORTS = '8100-8199';
 const DATA_DIR = '/data';
-const STOP_TIMEOUT_S = 2;
 
 export interface DockerRuntimeOptions {
   docker?: Docker;
@@ -55,6 +47,20 @@ export interface DockerRuntimeOptions {
   memoryLimits?: Record<string, number>;
   /** Read-only root filesystem (default true); /tmp is a tmpfs, /data a bind mount either way. */
   readOnlyRootfs?: boolean;
+  /**
+   * Where a hive's mock workers run: each in its own container (default), or as child processes inside the
+   * hive's container (`in-hive`, also RBEE_DOCKER_WORKERS=in-hive).
+   */
+  workers?: WorkerPlacement;
+}
+
+export type WorkerPlacement = 'containers' | 'in-hive';
+
+function workerPlacement(o: DockerRuntimeOptions): WorkerPlacement {
+  const v = o.workers ?? process.env.RBEE_DOCKER_WORKERS ?? 'containers';
+  if (v !== 'containers' && v !== 'in-hive')
+    throw new Error(`RBEE_DOCKER_WORKERS=${JSON.stringify(v)}: expected "containers" or "in-hive"`);
+  return v;
 }
 
 /** Per-stack extras the docker runtime understands on top of StartContext. */
@@ -80,16 +86,20 @@ export async function dockerUnavailable(): Promise<string | undefined> {
 
 export class DockerRuntime implements Runtime {
   readonly name = 'docker' as const;
-  readonly workersOutliveHive = false;
+  /** Workers in their own containers live on when their hive's container is killed; inside it they die with it. */
+  readonly workersOutliveHive: boolean;
   private readonly d: Docker;
+  private readonly opts: DockerRuntimeOptions & { workers: WorkerPlacement };
 
-  constructor(private readonly opts: DockerRuntimeOptions = {}) {
+  constructor(opts: DockerRuntimeOptions = {}) {
     this.d = opts.docker ?? docker();
+    this.opts = { ...opts, workers: workerPlacement(opts) };
+    this.workersOutliveHive = this.opts.workers === 'containers';
   }
 
   async start(spec: StackSpec, secrets: StackSecrets, ctx: DockerStartContext): Promise<DockerRunningStack> {
     const image = this.opts.image ?? (await ensureAppImage({ docker: this.d })).ref;
-    const stack = new DockerRunningStack(this.d, ctx);
+    const stack = new DockerRunningStack(this.d, ctx, this.opts.workers);
     try {
       await stack.create(spec, secrets, image, {
         ...this.opts,
@@ -118,11 +128,12 @@ function serviceUser(): { user: string; chown: boolean } {
   return { user: `${uid}:${process.getgid?.() ?? uid}`, chown: false };
 }
 
-export class DockerRunningStack implements RunningStack {
+export class DockerRunningStack implements RunningStack, DockerStackView {
   readonly runtime = 'docker' as const;
-  readonly workersOutliveHive = false;
   readonly id: string;
   readonly services = new Map<string, DockerServiceHandle>();
+  /** Per hive, the reconciler of its workers' containers (none when workers run inside the hive). */
+  private readonly reconcilers = new Map<string, WorkerContainers>();
   readonly networkName: string;
   private oom: OomWatch | undefined;
   private stopping: Promise<void> | undefined;
@@ -136,6 +147,7 @@ export class DockerRunningStack implements RunningStack {
   constructor(
     private readonly d: Docker,
     readonly ctx: StartContext,
+    private readonly placement: WorkerPlacement = 'containers',
   ) {
     this.id = `${ctx.runId}/${ctx.stackId}`;
     this.networkName = `rbee-${safeName(ctx.runId)}-${safeName(ctx.stackId)}`;
@@ -143,6 +155,10 @@ export class DockerRunningStack implements RunningStack {
 
   get dockerClient(): Docker {
     return this.d;
+  }
+
+  get workersOutliveHive(): boolean {
+    return this.placement === 'containers';
   }
 
   private labels(): Record<string, string> {
@@ -160,8 +176,9 @@ export class DockerRunningStack implements RunningStack {
       dataDir: () => DATA_DIR,
       bindHost: '0.0.0.0',
       workerCmd: `node ${IMAGE_BUNDLE_DIR}/${bundleName('worker')}`,
-      // Workers run inside their hive's container (or their own), reached through its network alias.
+      // Workers run inside their hive's container (reached through its alias) or in their own (alias = worker id).
       workerHost: (name) => name,
+      ...(this.placement === 'containers' ? { workerLauncher: 'request' as const } : {}),
       workerPortRange: () => WORKER_PORTS,
     };
     this.config = { spec, secrets, image, opts, addressing };
@@ -177,7 +194,56 @@ export class DockerRunningStack implements RunningStack {
       Labels: this.labels(),
     });
     this.oom = await OomWatch.start(this.d, this.id);
-    for (const plan of plans) await this.createService(plan, port(plan.name));
+    for (const plan of plans) {
+      const handle = await this.createService(plan, port(plan.name));
+      if (plan.kind !== 'hive') continue;
+      handle.hostsWorkers = this.placement === 'in-hive';
+      if (this.placement === 'containers') this.reconcilers.set(plan.name, this.reconcilerFor(plan));
+    }
+  }
+
+  private reconcilerFor(hive: ServicePlan): WorkerContainers {
+    const stack = this;
+    const w = new WorkerContainers(
+      {
+        dockerClient: this.d,
+        networkName: this.networkName,
+        containerOptions: (name, memory) => this.hardened(name, serviceUser().user, memory),
+        hiveUrl: (h) => {
+          const s = stack.services.get(h);
+          return s?.ip && s.running() ? s.url : undefined;
+        },
+        hiveDataDir: (h) => stack.service(h).dataDir,
+        dataMount: DATA_DIR,
+        token: hive.env.LLORCH_API_TOKEN,
+        // A hive's memory limit is its machine's: each of its workers' containers gets it too.
+        memoryLimit: (h) => this.config?.opts.memoryLimits?.[h],
+        healthTimeoutMs: this.ctx.healthTimeoutMs,
+      },
+      hive.name,
+    );
+    w.start();
+    return w;
+  }
+
+  /** Every mock worker's own container (for diagnostics). */
+  workerContainers(): DockerServiceHandle[] {
+    return [...this.reconcilers.values()].flatMap((w) => w.handles());
+  }
+
+  /** The containers of a hive's mock workers (empty when they run inside the hive's container). */
+  workerContainersOf(hive: string): DockerServiceHandle[] {
+    return this.reconcilers.get(hive)?.handles() ?? [];
+  }
+
+  /** A mock worker's own container, by worker id: null when it has none; undefined when workers run in-hive. */
+  workerContainer(workerId: string): DockerServiceHandle | null | undefined {
+    if (this.placement === 'in-hive') return undefined;
+    for (const w of this.reconcilers.values()) {
+      const h = w.get(workerId);
+      if (h) return h;
+    }
+    return null;
   }
 
   /** Container settings every container of the stack gets: unprivileged, labelled, on the stack network. */
@@ -185,7 +251,7 @@ export class DockerRunningStack implements RunningStack {
     name: string,
     user: string,
     memory?: number,
-  ): Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig } {
+  ): Docker.ContainerCreateOptions & { HostConfig: Docker.HostConfig; Labels: Record<string, string> } {
     const opts = this.config!.opts;
     return {
       name: `${this.networkName}-${safeName(name)}`,
@@ -310,15 +376,15 @@ export class DockerRunningStack implements RunningStack {
     if (failures.length) throw new Error(`docker stack ${this.id} did not start: ${failures.join(' || ')}`);
   }
 
-  /** The container of a service (for fault helpers). */
+  /** The container of a service, or of a mock worker by its id (for fault helpers). */
   service(name: string): DockerServiceHandle {
-    const s = this.services.get(name);
+    const s = this.services.get(name) ?? this.workerContainer(name);
     if (!s)
       throw new Error(`no service "${name}" in stack ${this.id}; it has: ${[...this.services.keys()].join(', ')}`);
     return s;
   }
 
-  /** OOM kills the engine reported for `service` since `since` (ms epoch). */
+  /** OOM kills the engine reported for `service` (or a worker container of that hive) since `since` (ms epoch). */
   oomEvents(service: string, since = 0) {
     return this.oom?.forService(service, since) ?? [];
   }
@@ -334,7 +400,7 @@ export class DockerRunningStack implements RunningStack {
    */
   harnessUrl(url: string): string {
     return url.replace(/^([a-z]+:\/\/)([^/:?#]+)/i, (whole, scheme: string, host: string) => {
-      const ip = this.services.get(host)?.ip;
+      const ip = (this.services.get(host) ?? this.workerContainer(host))?.ip;
       return ip ? scheme + ip : whole;
     });
   }
@@ -346,6 +412,8 @@ export class DockerRunningStack implements RunningStack {
 
   private async teardown(): Promise<void> {
     const errors: string[] = [];
+    // Reconcilers first, so none starts a worker while its hive goes away.
+    await Promise.all([...this.reconcilers.values()].map((w) => w.stop()));
     await Promise.all(
       [...this.services.values()].map((s) =>
         s.remove().catch((e: unknown) => errors.push(`${s.name}: ${engineMessage(e)}`)),
@@ -381,226 +449,5 @@ export class DockerRunningStack implements RunningStack {
       errors.push(`work dir ${this.ctx.workDir}: ${String(e)}`);
     }
     if (errors.length) throw new Error(`teardown of docker stack ${this.id} left problems: ${errors.join('; ')}`);
-  }
-}
-
-/** 137 → SIGKILL etc.: the engine only has the exit code; 128+n is how a signal death is reported. */
-function signalOfExitCode(code: number): string | null {
-  if (code <= 128) return null;
-  const n = code - 128;
-  const name = Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0];
-  return name ?? null;
-}
-
-/** Signals a process inside a container by its pid there; `node -e` because the image has no shell. */
-function killScript(pid: number, sig: Signal): string {
-  return `process.kill(${pid}, ${JSON.stringify(sig)})`;
-}
-
-/** Exit 0 if the pid is alive, 1 if it is gone or a zombie (a dead child its parent has not reaped yet). */
-function aliveScript(pid: number): string {
-  return `try { const s = require('fs').readFileSync('/proc/${pid}/stat', 'utf8'); const st = s.slice(s.lastIndexOf(')') + 2)[0]; process.exit(st === 'Z' || st === 'X' ? 1 : 0) } catch { process.exit(1) }`;
-}
-
-/** `ps` for an image without ps: every process of the container (except this script) from /proc. */
-const PS_SCRIPT = `const fs = require('fs');
-for (const d of fs.readdirSync('/proc').filter((x) => /^\\d+$/.test(x) && x !== String(process.pid))) {
-  try {
-    const stat = fs.readFileSync('/proc/' + d + '/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cmd = fs.readFileSync('/proc/' + d + '/cmdline', 'utf8').split('\\0').join(' ').trim();
-    console.log(d, f[0], Number(f[21]) * 4, cmd.slice(0, 120));
-  } catch {}
-}`;
-
-export class DockerServiceHandle implements ServiceHandle {
-  readonly name: string;
-  readonly kind: ServiceKind;
-  /** Container IP on the stack network; refreshed on every start (a restart may move it). */
-  ip: string | undefined;
-  private log: WriteStream | undefined;
-  private outputDone: Promise<void> = Promise.resolve();
-  /** Settles when the current run of the container ends (undefined while not started). */
-  private exited: Promise<void> | undefined;
-  private isRunning = false;
-  private removed = false;
-
-  constructor(
-    private readonly d: Docker,
-    readonly container: Docker.Container,
-    readonly plan: ServicePlan,
-    private readonly port: number,
-    private readonly networkName: string,
-    readonly logFile: string,
-    readonly dataDir: string,
-    private readonly healthTimeoutMs: number,
-    readonly memoryLimit: number | undefined,
-  ) {
-    this.name = plan.name;
-    this.kind = plan.kind;
-  }
-
-  get url(): string {
-    return `http://${this.ip ?? '0.0.0.0'}:${this.port}`;
-  }
-
-  /** How the other services of the stack reach this one (its alias on the stack network). */
-  get internalUrl(): string {
-    return `http://${this.name}:${this.port}`;
-  }
-
-  /** TCP ports that accept connections in this container (a hive's workers listen in it too). */
-  get listenPorts(): string[] {
-    return this.kind === 'hive' ? [String(this.port), WORKER_PORTS.replace('-', ':')] : [String(this.port)];
-  }
-
-  get containerId(): string {
-    return this.container.id;
-  }
-
-  running(): boolean {
-    return this.isRunning;
-  }
-
-  /** Start the container (output attached first) and wait until its health route answers 2xx. */
-  async startAndWait(): Promise<void> {
-    if (this.removed) throw new Error(`${this.name}: the stack has been stopped`);
-    this.log ??= createWriteStream(this.logFile, { flags: 'a' });
-    this.outputDone = (await attachOutput(this.d, this.container, this.log)).done;
-    try {
-      await this.container.start();
-    } catch (e) {
-      throw new Error(`${this.name} did not start: ${engineMessage(e)}`);
-    }
-    this.isRunning = true;
-    // 'not-running' after start: returns at once if it already died, else when it does.
-    this.exited = this.container
-      .wait({ condition: 'not-running' })
-      .then(
-        () => undefined,
-        () => undefined,
-      )
-      .finally(() => {
-        this.isRunning = false;
-      });
-    const info = await this.container.inspect();
-    this.ip = info.NetworkSettings.Networks[this.networkName]?.IPAddress || undefined;
-    await this.waitHealthy();
-  }
-
-  private async waitHealthy(): Promise<void> {
-    let exited = false;
-    void this.exited?.then(() => (exited = true));
-    await waitUntilHealthy({
-      name: this.name,
-      url: this.url,
-      path: this.plan.healthPath,
-      withinMs: this.healthTimeoutMs,
-      logFile: this.logFile,
-      exited: async () => {
-        if (!exited) return undefined;
-        await this.flushOutput();
-        const st = (await this.container.inspect()).State;
-        return `exit ${st.ExitCode}${st.OOMKilled ? ', OOM-killed' : ''}`;
-      },
-    });
-  }
-
-  /** Wait (bounded) until the container's output has reached the log file. */
-  private async flushOutput(): Promise<void> {
-    await withDeadline(this.outputDone, 2000, () => 'output not flushed').catch(() => undefined);
-  }
-
-  async signal(sig: Signal): Promise<void> {
-    try {
-      // SIGSTOP would stop only the init; the freezer stops every process of the container at once.
-      if (sig === 'SIGSTOP') await this.container.pause();
-      else if (sig === 'SIGCONT') await this.container.unpause();
-      else await this.container.kill({ signal: sig });
-    } catch (e) {
-      throw new Error(`${sig} to ${this.name}: ${engineMessage(e)}`);
-    }
-  }
-
-  async signalChild(pid: number, sig: Signal): Promise<void> {
-    await execOk(this.d, this.container, `${sig} to pid ${pid} in ${this.name}`, ['node', '-e', killScript(pid, sig)]);
-  }
-
-  async childAlive(pid: number): Promise<boolean> {
-    if (!this.isRunning) return false; // the container's processes die with it
-    const st = (await this.container.inspect()).State;
-    if (st.Paused) throw new Error(`cannot look into ${this.name}: it is paused`);
-    const r = await execIn(this.d, this.container, ['node', '-e', aliveScript(pid)]);
-    return r.code === 0;
-  }
-
-  async waitExit(timeoutMs: number): Promise<ExitStatus | undefined> {
-    if (this.exited) {
-      const done = await withDeadline(
-        this.exited.then(() => true),
-        timeoutMs,
-        () => 'still running',
-      ).catch(() => false);
-      if (!done) return undefined;
-    }
-    const st = (await this.container.inspect()).State;
-    if (st.Running) return undefined;
-    const signal = signalOfExitCode(st.ExitCode);
-    return { code: signal ? null : st.ExitCode, signal, oomKilled: st.OOMKilled };
-  }
-
-  async restart(): Promise<void> {
-    const st = (await this.container.inspect()).State;
-    if (st.Paused) await this.container.unpause();
-    // Same semantics in every runtime: a crash-restart. (A graceful stop would run the service's own
-    // shutdown, e.g. the queen's cascade to its hives; signal SIGTERM first for that.)
-    if (st.Running) await this.container.kill({ signal: 'SIGKILL' });
-    await this.exited;
-    await this.flushOutput();
-    await this.startAndWait();
-  }
-
-  async instance(): Promise<ServiceInstance> {
-    const s = (await this.container.inspect()).State;
-    return { id: `container ${this.container.id.slice(0, 12)} pid ${s.Pid}`, startedAt: Date.parse(s.StartedAt) };
-  }
-
-  async describe(): Promise<string> {
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await this.container.inspect();
-    } catch (e) {
-      return `${this.name}: container ${this.container.id.slice(0, 12)} is gone (${engineMessage(e)})`;
-    }
-    const s = info.State;
-    const parts = [
-      `${this.name}: container ${info.Name.replace(/^\//, '')} (${info.Id.slice(0, 12)})`,
-      `status=${s.Status} exit=${s.ExitCode} oom_killed=${s.OOMKilled} paused=${s.Paused}`,
-      `pid=${s.Pid} ip=${this.ip ?? '-'} started=${s.StartedAt} finished=${s.FinishedAt}`,
-    ];
-    if (this.memoryLimit) parts.push(`memory_limit=${this.memoryLimit}`);
-    if (s.Running && !s.Paused) {
-      // Pids as the container sees them — the ones a hive reports for its workers.
-      const r = await execIn(this.d, this.container, ['node', '-e', PS_SCRIPT], 5000).catch(() => undefined);
-      if (r?.code === 0) parts.push(`processes (pid state rss_kb cmd): ${r.stdout.trim().split('\n').join(' | ')}`);
-    }
-    return parts.join('; ');
-  }
-
-  /** Unpause, stop (short timeout), remove; idempotent and fine on a never-started container. */
-  async remove(): Promise<void> {
-    if (this.removed) return;
-    this.removed = true;
-    try {
-      const st = (await this.container.inspect()).State;
-      if (st.Paused) await this.container.unpause();
-      if (st.Running) await this.container.stop({ t: STOP_TIMEOUT_S }).catch(() => {});
-      await this.flushOutput();
-      await this.container.remove({ force: true, v: true });
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-    } finally {
-      await new Promise<void>((r) => (this.log ? this.log.end(r) : r()));
-    }
   }
 }

@@ -11,6 +11,8 @@ export const LABEL = {
   run: 'rbee-acceptance.run',
   stack: 'rbee-acceptance.stack',
   service: 'rbee-acceptance.service',
+  /** On a mock worker's own container: the hive it belongs to. */
+  hive: 'rbee-acceptance.hive',
   runnerPid: 'rbee-acceptance.runner-pid',
   runnerHost: 'rbee-acceptance.runner-host',
   /** Start time of the runner process (clock ticks since boot), so a reused pid is not mistaken for it. */

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import type { DockerRunningStack } from './docker-runtime.ts';
+import type { DockerStackView } from './stack-view.ts';
 import { PROJECT_ROOT } from './images.ts';
 import { hostPid, iptables, tag } from './netns.ts';
 import { eventually } from '../observe/eventually.ts';
@@ -35,16 +35,11 @@ export interface ShapedLink {
   readonly rules: ReadonlyArray<{ table: 'nat' | 'filter'; spec: string[] }>;
 }
 
-const links = new WeakMap<DockerRunningStack, Map<string, ShapedLink>>();
+const links = new WeakMap<DockerStackView, Map<string, ShapedLink>>();
 const proxyScript = () => readFileSync(join(PROJECT_ROOT, 'docker/linkproxy.cjs'), 'utf8');
 
 /** Put a link proxy on a → b. */
-export async function shapeLink(
-  stack: DockerRunningStack,
-  a: string,
-  b: string,
-  opts: LinkOptions,
-): Promise<ShapedLink> {
+export async function shapeLink(stack: DockerStackView, a: string, b: string, opts: LinkOptions): Promise<ShapedLink> {
   const target = stack.service(b);
   if (!target.ip) throw new Error(`shape ${a} → ${b}: ${b} has no address (not running?)`);
   const pidA = await hostPid(stack, a);
@@ -74,7 +69,7 @@ export async function shapeLink(
 }
 
 /** Take the proxy off one link (or every shaped link of the stack) and verify no rule is left. */
-export async function unshapeLink(stack: DockerRunningStack, link?: ShapedLink): Promise<void> {
+export async function unshapeLink(stack: DockerStackView, link?: ShapedLink): Promise<void> {
   const list = links.get(stack);
   const todo = link ? [link] : [...(list?.values() ?? [])];
   const problems: string[] = [];
@@ -103,7 +98,7 @@ export async function unshapeLink(stack: DockerRunningStack, link?: ShapedLink):
   if (problems.length) throw new Error(`unshape left link rules in place: ${problems.join('; ')}`);
 }
 
-export function shapedLinks(stack: DockerRunningStack): ShapedLink[] {
+export function shapedLinks(stack: DockerStackView): ShapedLink[] {
   return [...(links.get(stack)?.values() ?? [])];
 }
 

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { DockerRunningStack } from './docker-runtime.ts';
+import type { DockerStackView } from './stack-view.ts';
 import { isNotFound } from './engine.ts';
 
 const run = promisify(execFile);
@@ -39,7 +39,7 @@ export interface Partition {
   readonly rules: readonly Rule[];
 }
 
-const partitions = new WeakMap<DockerRunningStack, Map<string, Partition>>();
+const partitions = new WeakMap<DockerStackView, Map<string, Partition>>();
 
 /** The comment every rule of one fault carries, so exactly those rules can be found and removed. */
 export function tag(id: string): string {
@@ -47,7 +47,7 @@ export function tag(id: string): string {
 }
 
 /** Host pid of a service's container (its network namespace), or undefined when it is not running. */
-export async function hostPid(stack: DockerRunningStack, service: string): Promise<number | undefined> {
+export async function hostPid(stack: DockerStackView, service: string): Promise<number | undefined> {
   try {
     const st = (await stack.service(service).container.inspect()).State;
     return st.Running && st.Pid > 0 ? st.Pid : undefined;
@@ -75,7 +75,7 @@ function ruleArgs(r: Rule, id: string): string[] {
 }
 
 /** Our rules still present in a service's namespace (lines of `iptables -S`). */
-async function rulesLeft(stack: DockerRunningStack, service: string, id: string): Promise<string[]> {
+async function rulesLeft(stack: DockerStackView, service: string, id: string): Promise<string[]> {
   const pid = await hostPid(stack, service);
   if (!pid) return []; // not running: its namespace, and every rule in it, is gone
   const out = await iptables(pid, ['-S']);
@@ -87,7 +87,7 @@ async function rulesLeft(stack: DockerRunningStack, service: string, id: string)
  * containers' namespaces, so restarting a or b ends the partition; re-apply it if the scenario needs that.
  */
 export async function partition(
-  stack: DockerRunningStack,
+  stack: DockerStackView,
   a: string,
   b: string,
   opts: PartitionOptions = {},
@@ -128,7 +128,7 @@ export async function partition(
  * when the scenario needs the others unaffected. Calls from other containers (the queen relaying a job to
  * the worker) are not cut.
  */
-export async function partitionWorker(stack: DockerRunningStack, hive: string, workerPort: number): Promise<Partition> {
+export async function partitionWorker(stack: DockerStackView, hive: string, workerPort: number): Promise<Partition> {
   const h = stack.service(hive);
   if (h.kind !== 'hive') throw new Error(`partitionWorker: ${hive} is not a hive`);
   if (!h.ip) throw new Error(`partitionWorker: ${hive} has no address (not running?)`);
@@ -150,7 +150,7 @@ export async function partitionWorker(stack: DockerRunningStack, hive: string, w
   });
 }
 
-async function apply(stack: DockerRunningStack, p: Partition): Promise<Partition> {
+async function apply(stack: DockerStackView, p: Partition): Promise<Partition> {
   let list = partitions.get(stack);
   if (!list) partitions.set(stack, (list = new Map()));
   list.set(p.id, p); // recorded before the first rule, so heal() also undoes a half-applied partition
@@ -166,7 +166,7 @@ async function apply(stack: DockerRunningStack, p: Partition): Promise<Partition
  * Remove the rules of one partition (or of every partition of the stack) and verify none is left.
  * A container restarted meanwhile has a fresh namespace, so there is nothing left to remove there.
  */
-export async function heal(stack: DockerRunningStack, p?: Partition): Promise<void> {
+export async function heal(stack: DockerStackView, p?: Partition): Promise<void> {
   const list = partitions.get(stack);
   const todo = p ? [p] : [...(list?.values() ?? [])];
   const problems: string[] = [];
@@ -191,6 +191,6 @@ export async function heal(stack: DockerRunningStack, p?: Partition): Promise<vo
 }
 
 /** Partitions currently applied to the stack (for the fault timeline and teardown). */
-export function activePartitions(stack: DockerRunningStack): Partition[] {
+export function activePartitions(stack: DockerStackView): Partition[] {
   return [...(partitions.get(stack)?.values() ?? [])];
 }

@@ -2,9 +2,10 @@
 // shaping (a proxy container), calls made from inside a service's container, and OOM confirmation
 // from the engine's events. The heavy lifting is in netns.ts, link.ts and oom.ts.
 
+import type Docker from 'dockerode';
 import type { CallResult, NetworkFault, NetworkFaults } from '../stack/runtime.ts';
 import { execIn } from './container-io.ts';
-import type { DockerRunningStack } from './docker-runtime.ts';
+import type { DockerStackView } from './stack-view.ts';
 import { shapeLink, unshapeLink } from './link.ts';
 import { heal, partition, partitionWorker } from './netns.ts';
 
@@ -16,12 +17,8 @@ fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })
   .catch((e) => console.log(JSON.stringify({ ok: false, error: String(e.cause?.code ?? e.name ?? e.message), ms: Date.now() - t0 })));
 `;
 
-export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
-  const service = (name: string) => {
-    const s = stack.services.get(name);
-    if (!s) throw new Error(`no service "${name}" in stack ${stack.id}`);
-    return s;
-  };
+export function dockerNetworkFaults(stack: DockerStackView): NetworkFaults {
+  const service = (name: string) => stack.service(name);
   return {
     async partition(a, b, o) {
       const p = await partition(stack, a, b, { oneWay: o.oneWay });
@@ -33,12 +30,17 @@ export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
         },
       );
     },
-    async partitionWorker(hive, workerPort) {
-      const p = await partitionWorker(stack, hive, workerPort);
-      return fault(`${hive} ↔ its worker on port ${workerPort}`, async () => {
-        await heal(stack, p);
-        return `iptables rules ${p.id} removed and checked gone`;
-      });
+    async partitionWorker(hive, worker) {
+      // A worker in its own container is cut like any service; one inside its hive's container by port.
+      const own = stack.workerContainersOf(hive).some((w) => w.name === worker.id);
+      const p = own ? await partition(stack, hive, worker.id) : await partitionWorker(stack, hive, worker.port);
+      return fault(
+        `${hive} ↔ its worker ${worker.id}${own ? ' (own container)' : ` on port ${worker.port}`}`,
+        async () => {
+          await heal(stack, p);
+          return `iptables rules ${p.id} removed and checked gone`;
+        },
+      );
     },
     async shapeLink(a, b, o) {
       const link = await shapeLink(stack, a, b, o);
@@ -61,22 +63,31 @@ export function dockerNetworkFaults(stack: DockerRunningStack): NetworkFaults {
       }
     },
     async memoryUsage(name) {
-      // As `docker stats` counts it: the cgroup's usage less the page cache it could drop (v1: total_inactive_file or cache).
-      const s = (await service(name).container.stats({ stream: false })) as {
-        memory_stats?: { usage?: number; stats?: Record<string, number> };
-      };
-      const m = s.memory_stats;
-      if (typeof m?.usage !== 'number') throw new Error(`the engine reports no memory usage for ${name}`);
-      const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? m.stats?.cache ?? 0;
-      return m.usage - cache;
+      // A hive's memory is its machine's: its own container's and those of its workers' containers.
+      const containers = [service(name), ...stack.workerContainersOf(name).filter((w) => w.running())];
+      const each = await Promise.all(containers.map((c) => containerMemory(c.container, c.name)));
+      return each.reduce((a, b) => a + b, 0);
     },
     async waitForOom(name, timeoutMs, since) {
       const e = await stack.waitForOom(name, timeoutMs, since);
       return e
-        ? { at: e.at, detail: `engine "oom" event for container ${e.containerId.slice(0, 12)} (${name})` }
+        ? {
+            at: e.at,
+            detail: `engine "oom" event for container ${e.containerId.slice(0, 12)} (${e.service})`,
+            service: e.service,
+          }
         : undefined;
     },
   };
+}
+
+/** As `docker stats` counts it: the cgroup's usage less the page cache it could drop (v1: total_inactive_file or cache). */
+async function containerMemory(c: Docker.Container, name: string): Promise<number> {
+  const s = (await c.stats({ stream: false })) as { memory_stats?: { usage?: number; stats?: Record<string, number> } };
+  const m = s.memory_stats;
+  if (typeof m?.usage !== 'number') throw new Error(`the engine reports no memory usage for ${name}`);
+  const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? m.stats?.cache ?? 0;
+  return m.usage - cache;
 }
 
 function fault(description: string, healFn: () => Promise<string>): NetworkFault {

@@ -8,6 +8,8 @@ import { LABEL } from './labels.ts';
 
 export interface OomEvent {
   service: string;
+  /** For a mock worker's own container: its hive. */
+  hive?: string;
   containerId: string;
   /** Engine time of the event, ms since the epoch. */
   at: number;
@@ -47,8 +49,9 @@ export class OomWatch {
         Actor?: { Attributes?: Record<string, string> };
       };
       const service = e.Actor?.Attributes?.[LABEL.service] ?? '?';
+      const hive = e.Actor?.Attributes?.[LABEL.hive];
       const at = e.timeNano ? Math.floor(e.timeNano / 1e6) : (e.time ?? 0) * 1000;
-      this.events.push({ service, containerId: e.id ?? '', at });
+      this.events.push({ service, ...(hive ? { hive } : {}), containerId: e.id ?? '', at });
       for (const w of this.waiters.splice(0)) w();
     } catch {
       // A malformed event line is the engine's problem, not a verdict about OOM.
@@ -56,7 +59,7 @@ export class OomWatch {
   }
 
   forService(service: string, since = 0): OomEvent[] {
-    return this.events.filter((e) => e.service === service && e.at >= since);
+    return this.events.filter((e) => (e.service === service || e.hive === service) && e.at >= since);
   }
 
   /** Resolves with the first OOM event of `service` at or after `since`, or undefined after `timeoutMs`. */

@@ -30,7 +30,7 @@ export class Nemesis {
     // Taken before the signal: sending it may take a while (an exec in the docker runtime), and
     // detection latencies are measured from here.
     const sentAt = Date.now();
-    await this.stack.service(hive).signalChild(w.pid!, 'SIGKILL');
+    await this.stack.signalWorker(hive, w, 'SIGKILL');
     const record = this.timeline.applied('crash', `worker ${workerId} on ${hive}`, undefined, `SIGKILL pid ${w.pid}`);
     record.appliedAt = sentAt;
     return record;
@@ -39,14 +39,13 @@ export class Nemesis {
   /** SIGSTOP a worker; the heal sends SIGCONT and waits until its /health answers again. */
   async pauseWorker(hive: string, workerId: string): Promise<FaultRecord> {
     const w = await this.findWorker(hive, workerId);
-    const svc = this.stack.service(hive);
-    await svc.signalChild(w.pid!, 'SIGSTOP');
+    await this.stack.signalWorker(hive, w, 'SIGSTOP');
     const client = this.stack.worker(w.url);
     return this.timeline.applied(
       'pause',
       `worker ${workerId} on ${hive}`,
       async () => {
-        await svc.signalChild(w.pid!, 'SIGCONT');
+        await this.stack.signalWorker(hive, w, 'SIGCONT');
         await eventually(
           async () => {
             const r = await client.health();
@@ -177,7 +176,7 @@ export class Nemesis {
     const net = this.network('partition hive ↔ worker');
     const w = (await this.stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
     if (!w) throw new Error(`${hive} does not list worker ${workerId}`);
-    const f = await net.partitionWorker(hive, Number(new URL(w.url).port));
+    const f = await net.partitionWorker(hive, { id: workerId, port: Number(new URL(w.url).port) });
     return this.timeline.applied('partition', `${hive} ↔ worker ${workerId}`, () => f.heal(), f.description);
   }
 

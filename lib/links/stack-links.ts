@@ -155,7 +155,7 @@ export class StackLinks {
   faults(): NetworkFaults {
     return {
       partition: (a, b, o) => this.partition(a, b, o.oneWay),
-      partitionWorker: (hive, port) => this.partitionWorker(hive, port),
+      partitionWorker: (hive, worker) => this.partitionWorker(hive, worker.port),
       shapeLink: (a, b, o) => this.shapeLink(a, b, o),
       callFrom: (from, url, timeoutMs) => this.callFrom(from, url, timeoutMs),
       waitForOom: async () => {

@@ -32,7 +32,7 @@ export async function diagnosticsBundle(i: DiagnosticsInput, maxLinesPerService 
   out.push('', '## Fault timeline', i.timeline ? i.timeline.format() : '(no faults injected)');
   if (i.stack) {
     out.push('', '## Process / container state at failure');
-    for (const svc of i.stack.running.services.values()) {
+    for (const svc of [...i.stack.running.services.values(), ...(i.stack.running.workerContainers?.() ?? [])]) {
       out.push(await svc.describe().catch((e: Error) => `${svc.name}: state unknown (${e.message})`));
     }
     out.push('', '## Service logs since the scenario started');

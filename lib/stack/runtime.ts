@@ -90,14 +90,25 @@ export interface NetworkFault {
 export interface NetworkFaults {
   /** Traffic between a and b stops (both ways, or only a → b), open connections included. */
   partition(a: string, b: string, o: { oneWay: boolean }): Promise<NetworkFault>;
-  /** Traffic between a hive and one of its own workers stops. */
-  partitionWorker(hive: string, workerPort: number): Promise<NetworkFault>;
+  /** Traffic between a hive and one of its own workers (its id, and the port in its URL) stops. */
+  partitionWorker(hive: string, worker: { id: string; port: number }): Promise<NetworkFault>;
   /** Latency and/or bandwidth on a → b through a link proxy. */
   shapeLink(a: string, b: string, o: { latencyMs?: number; bandwidthBps?: number }): Promise<NetworkFault>;
   /** An HTTP GET made from inside `from` (so it takes the path the service's own calls take). */
   callFrom(from: string, url: string, timeoutMs: number): Promise<CallResult>;
   /** Resolves with the kernel OOM kill the engine recorded for `service` since `since`, or undefined on timeout. */
-  waitForOom(service: string, timeoutMs: number, since: number): Promise<{ at: number; detail: string } | undefined>;
+  waitForOom(
+    service: string,
+    timeoutMs: number,
+    since: number,
+  ): Promise<
+    | {
+        at: number;
+        detail: string;
+        /** whose container it was: the service, or a worker of that hive */ service?: string;
+      }
+    | undefined
+  >;
   /** Bytes of memory the service's confinement (its container's cgroup) charges now, page cache left out. */
   memoryUsage(service: string): Promise<number>;
 }
@@ -121,6 +132,14 @@ export interface RunningStack {
   }): Promise<ServiceHandle>;
   /** Tear everything down (idempotent). Leaves no process, container, network or temp dir. */
   stop(): Promise<void>;
+  /**
+   * A mock worker's own container (docker runtime, workers in containers), by worker id — null when it has
+   * none (any more); undefined where a hive's workers are its child processes (signal those through the
+   * hive's handle: signalChild). Stack.signalWorker and Stack.workerAlive choose.
+   */
+  workerContainer?(workerId: string): ServiceHandle | null | undefined;
+  /** Every mock worker's own container, where workers have one (for diagnostics). */
+  workerContainers?(): ServiceHandle[];
   /** Present only where the runtime can inject network faults and confirm OOM kills. */
   readonly network?: NetworkFaults;
   /** Why `network` is absent (said in the skip message), or what it cannot do. */
@@ -137,7 +156,7 @@ export interface Runtime {
   readonly name: RuntimeName;
   /**
    * Do a hive's workers outlive the hive's own process? (process runtime: yes, they are separate processes
-   * the restarted hive finds again; docker: no, they live in the hive's container and die with it.)
+   * the restarted hive finds again; docker: yes in their own containers, no inside the hive's container.)
    */
   readonly workersOutliveHive: boolean;
   start(spec: StackSpec, secrets: StackSecrets, ctx: StartContext): Promise<RunningStack>;

@@ -30,6 +30,8 @@ export interface Addressing {
   /** Address a hive's workers advertise, and the port range they take. */
   workerHost(hive: string): string;
   workerPortRange(hive: string): string;
+  /** `request`: hives ask for their workers (RBEE_WORKER_LAUNCHER) and the runtime starts each in its own container. */
+  workerLauncher?: 'request';
 }
 
 /** Where, in a hive's data directory, its workers' own log files go (RBEE_WORKER_LOG_DIR). */
@@ -98,6 +100,7 @@ export function planServices(spec: StackSpec, secrets: StackSecrets, a: Addressi
         RBEE_WORKER_LOG_DIR: `${a.dataDir(hive.name)}/${WORKER_LOG_DIR}`,
         RBEE_WORKER_HOST: a.workerHost(hive.name),
         RBEE_WORKER_PORT_RANGE: a.workerPortRange(hive.name),
+        ...(a.workerLauncher ? { RBEE_WORKER_LAUNCHER: a.workerLauncher } : {}),
         RBEE_HEARTBEAT_INTERVAL_MS: String(t.heartbeatIntervalMs),
         RBEE_WORKER_HEARTBEAT_TIMEOUT_MS: String(t.workerHeartbeatTimeoutMs),
         RBEE_WORKER_LOADING_TIMEOUT_MS: String(t.workerLoadingTimeoutMs),

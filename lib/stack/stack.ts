@@ -10,7 +10,7 @@ import { mergeTimeline, readLogLines, type LogLine } from '../observe/logs.ts';
 import { withCause } from '../observe/story.ts';
 import { makeSecrets, type StackSecrets } from './secrets.ts';
 import { WORKER_LOG_DIR } from './services.ts';
-import { serviceOf, type RunningStack, type Runtime, type ServiceHandle } from './runtime.ts';
+import { serviceOf, type RunningStack, type Runtime, type ServiceHandle, type Signal } from './runtime.ts';
 import type { StackSpec } from './spec.ts';
 import { stacksDir } from './reaper.ts';
 
@@ -235,6 +235,22 @@ export class Stack {
     const [first] = await this.workersOf(hive);
     if (!first) throw new Error(`${hive} lists no worker`);
     return first;
+  }
+
+  /** Signal one of a hive's workers: its own container where it has one, else its process through the hive. */
+  async signalWorker(hive: string, w: { worker_id: string; pid: number | null }, sig: Signal): Promise<void> {
+    const own = this.running.workerContainer?.(w.worker_id);
+    if (own) return own.signal(sig);
+    if (own === null) throw new Error(`worker ${w.worker_id} of ${hive} has no container (any more)`);
+    if (w.pid === null) throw new Error(`${hive} reports no pid for worker ${w.worker_id} (external worker?)`);
+    await this.service(hive).signalChild(w.pid, sig);
+  }
+
+  /** Does one of a hive's workers still run (its container, or its process)? */
+  async workerAlive(hive: string, w: { worker_id: string; pid: number | null }): Promise<boolean> {
+    const own = this.running.workerContainer?.(w.worker_id);
+    if (own !== undefined) return own?.running() ?? false;
+    return w.pid !== null && (await this.service(hive).childAlive(w.pid));
   }
 
   /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */

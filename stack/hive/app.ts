@@ -11,6 +11,7 @@ import { Provisioner } from './provisioner.ts';
 import { PortAllocator } from './ports.ts';
 import { WorkerManager, type ReadyCallback, type SpawnRequest } from './workers.ts';
 import { QueenReporter } from './reporter.ts';
+import { RequestLauncher, type LaunchStatus } from './launcher.ts';
 
 const BACKENDS = ['cpu', 'cuda', 'metal'];
 const WORKER_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -225,6 +226,41 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
     return { success: true };
   });
 
+  // ---- worker launcher (RBEE_WORKER_LAUNCHER=request) -----------------------------------------------
+
+  const launcher = workers.launcher instanceof RequestLauncher ? workers.launcher : undefined;
+  const noLauncher = () =>
+    new HttpError(404, 'NOT_FOUND', 'this hive starts its own workers (RBEE_WORKER_LAUNCHER is not "request")');
+
+  service.route('GET', '/v1/launcher/workers', () => {
+    if (!launcher) throw noLauncher();
+    return { workers: launcher.list() };
+  });
+
+  service.route('POST', '/v1/launcher/status', async (ctx) => {
+    if (!launcher) throw noLauncher();
+    const s = requireShape<LaunchStatus>(await ctx.json(), {
+      worker_id: { type: 'string', required: true },
+      generation: { type: 'string', required: true },
+      state: { type: 'string', required: true },
+      pid: { type: 'integer' },
+      exit_code: { type: 'integer' },
+      signal: { type: 'string' },
+      oom_killed: { type: 'boolean' },
+      error: { type: 'string' },
+    });
+    new RangeChecker()
+      .check(
+        ['running', 'exited', 'failed'].includes(s.state),
+        'state',
+        'enum',
+        'state must be running, exited or failed',
+        s.state,
+      )
+      .throwIfAny();
+    return { accepted: launcher.report(s) };
+  });
+
   // ---- models ---------------------------------------------------------------------------------------
 
   service.route('GET', '/v1/models', () => {
@@ -286,8 +322,10 @@ export function createHive(cfg: HiveConfig, opts: HiveOptions): HiveApp {
     log.info('hive draining', { event: 'hive.draining', reason });
     reporter.stop();
     for (const t of timers) clearInterval(t);
+    // Workers a launcher started report their exit over HTTP: keep listening until they have stopped.
+    if (launcher) await workers.shutdownAll(log);
     const closed = service.close();
-    await workers.shutdownAll(log);
+    if (!launcher) await workers.shutdownAll(log);
     await Promise.race([closed, new Promise((r) => setTimeout(r, 500))]);
     service.destroySockets();
     store.close();

@@ -26,6 +26,12 @@ export interface HiveConfig {
    */
   workerLogDir?: string;
   workerHost: string;
+  /**
+   * `process`: the hive starts each worker as its child. `request`: it lists the workers it wants at
+   * GET /v1/launcher/workers and another party starts them (each in its own container, reached at
+   * http://<worker_id>:<port>) and reports at POST /v1/launcher/status. See launcher.ts.
+   */
+  workerLauncher: 'process' | 'request';
   workerPortRange: [number, number];
   heartbeatIntervalMs: number;
   workerHeartbeatTimeoutMs: number;
@@ -51,6 +57,11 @@ export function loadHiveConfig(): HiveConfig {
     process.stderr.write(`invalid RBEE_RESTART_POLICY=${JSON.stringify(policy)}: expected never or on-crash\n`);
     process.exit(2);
   }
+  const launcher = envString('RBEE_WORKER_LAUNCHER', 'process')!;
+  if (launcher !== 'process' && launcher !== 'request') {
+    process.stderr.write(`invalid RBEE_WORKER_LAUNCHER=${JSON.stringify(launcher)}: expected process or request\n`);
+    process.exit(2);
+  }
   return {
     port: envInt('RBEE_HIVE_PORT', 9200),
     bindHost: envString('RBEE_BIND_HOST', '127.0.0.1')!,
@@ -63,6 +74,7 @@ export function loadHiveConfig(): HiveConfig {
     workerCmd: envString('RBEE_WORKER_CMD', DEFAULT_WORKER_CMD)!.trim().split(/\s+/),
     workerLogDir: envString('RBEE_WORKER_LOG_DIR'),
     workerHost: envString('RBEE_WORKER_HOST', '127.0.0.1')!,
+    workerLauncher: launcher === 'request' ? 'request' : 'process',
     workerPortRange: envRange('RBEE_WORKER_PORT_RANGE', [8081, 9000]),
     heartbeatIntervalMs: envInt('RBEE_HEARTBEAT_INTERVAL_MS', 30_000),
     workerHeartbeatTimeoutMs: envInt('RBEE_WORKER_HEARTBEAT_TIMEOUT_MS', 60_000),

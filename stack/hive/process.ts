@@ -18,12 +18,9 @@ export interface WorkerArgs {
   callbackUrl: string;
 }
 
-/** `token`: the service token the worker must use for its callbacks (the hive's own). */
-export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string, logDir?: string): ChildProcess {
-  const [exe, ...pre] = cmd;
-  if (!exe) throw new Error('RBEE_WORKER_CMD is empty');
-  const args = [
-    ...pre,
+/** The worker CLI arguments of contract §3 (without the executable). */
+export function workerArgv(a: WorkerArgs): string[] {
+  return [
     '--worker-id',
     a.workerId,
     '--model',
@@ -39,6 +36,13 @@ export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string, logDir
     '--callback-url',
     a.callbackUrl,
   ];
+}
+
+/** `token`: the service token the worker must use for its callbacks (the hive's own). */
+export function spawnWorker(cmd: string[], a: WorkerArgs, token?: string, logDir?: string): ChildProcess {
+  const [exe, ...pre] = cmd;
+  if (!exe) throw new Error('RBEE_WORKER_CMD is empty');
+  const args = [...pre, ...workerArgv(a)];
   // The worker inherits the hive's environment (MOCK_* knobs, timings), and always the hive's token.
   const env = token ? { ...process.env, LLORCH_API_TOKEN: token } : process.env;
   if (logDir) {

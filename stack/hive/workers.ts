@@ -4,7 +4,6 @@
 // state machine of states.ts, persists the worker and tells the hive to report the change to the queen.
 
 import { randomUUID } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
 import type { Counter } from 'prom-client';
 import { HttpError } from '../shared/http.ts';
 import { callJson, DownstreamError } from '../shared/downstream.ts';
@@ -12,7 +11,8 @@ import type { Logger } from '../shared/log.ts';
 import type { HiveConfig } from './config.ts';
 import type { PortAllocator } from './ports.ts';
 import type { Provisioner } from './provisioner.ts';
-import { describeExit, killPid, OomCounter, pidAlive, spawnWorker } from './process.ts';
+import { describeExit, killPid, OomCounter, pidAlive } from './process.ts';
+import { ProcessLauncher, RequestLauncher, type WorkerChild, type WorkerLauncher } from './launcher.ts';
 import { canTransition, WORKER_STATES, type WorkerState } from './states.ts';
 import type { HiveStore } from './store.ts';
 import type { PersistedWorker, WorkerInfo } from './types.ts';
@@ -36,8 +36,11 @@ interface Entry {
   jobCorrelationId: string | null;
   stateSinceMs: number;
   lastUsedMs: number;
-  /** Our child process; null for external workers and for workers adopted after a hive restart. */
-  child: ChildProcess | null;
+  /**
+   * Our child (a process, or a worker a launcher started for us); null for external workers and for
+   * workers adopted after a hive restart by the process launcher.
+   */
+  child: WorkerChild | null;
   exited: Promise<void> | null;
   /** Why the worker is being stopped, for the removal log line. */
   stopReason: string | null;
@@ -107,6 +110,8 @@ export class WorkerManager {
   private ticking = false;
   /** Called after every state change (the hive sends a debounced heartbeat to the queen). */
   onChange: () => void = () => {};
+  /** Starts workers: child processes, or requests another party fulfils (launcher.ts). */
+  readonly launcher: WorkerLauncher;
 
   constructor(
     private readonly cfg: HiveConfig,
@@ -116,7 +121,17 @@ export class WorkerManager {
     private readonly log: Logger,
     private readonly metrics: WorkerMetrics,
     private readonly callbackUrl: () => string,
-  ) {}
+  ) {
+    this.launcher =
+      cfg.workerLauncher === 'request'
+        ? new RequestLauncher(cfg.token)
+        : new ProcessLauncher(cfg.workerCmd, cfg.token, cfg.workerLogDir);
+  }
+
+  /** A requested worker gets its own address (its own container, named after it); a child shares the hive's host. */
+  private workerUrl(workerId: string, port: number): string {
+    return `http://${this.cfg.workerLauncher === 'request' ? workerId : this.cfg.workerHost}:${port}`;
+  }
 
   list(): WorkerInfo[] {
     return [...this.workers.values()].map((e) => ({ ...e.info }));
@@ -156,7 +171,7 @@ export class WorkerManager {
       const e = newEntry(
         {
           worker_id: id,
-          url: `http://${this.cfg.workerHost}:${port}`,
+          url: this.workerUrl(id, port),
           model_ref: model.model_ref,
           backend: req.backend,
           device: req.device,
@@ -183,55 +198,70 @@ export class WorkerManager {
 
   private launch(e: Entry, log: Logger): void {
     const fields = { worker_id: e.info.worker_id, model_ref: e.info.model_ref, port: e.port };
-    let child: ChildProcess;
+    let child: WorkerChild;
     try {
-      child = spawnWorker(
-        this.cfg.workerCmd,
-        {
-          workerId: e.info.worker_id,
-          modelPath: e.modelPath ?? '',
-          modelRef: e.info.model_ref,
-          backend: e.info.backend,
-          device: e.info.device,
-          port: e.port ?? 0,
-          callbackUrl: this.callbackUrl(),
-        },
-        this.cfg.token,
-        this.cfg.workerLogDir,
-      );
+      child = this.launcher.launch({
+        workerId: e.info.worker_id,
+        modelPath: e.modelPath ?? '',
+        modelRef: e.info.model_ref,
+        backend: e.info.backend,
+        device: e.info.device,
+        port: e.port ?? 0,
+        callbackUrl: this.callbackUrl(),
+      });
     } catch (err) {
       // Synchronous spawn failures (bad command line) go through the same path as an early exit.
       queueMicrotask(() => this.onExit(e, null, null, null, err as Error));
       return;
     }
+    this.watch(e, child, log, fields);
+  }
+
+  /** Follow a child to its end (onExit); its pid is known at once (a process) or once it runs (a request). */
+  private watch(e: Entry, child: WorkerChild, log: Logger, fields: Record<string, unknown>): void {
     e.child = child;
     e.info.pid = child.pid ?? null;
     let resolveExited!: () => void;
     e.exited = new Promise((r) => (resolveExited = r));
     let settled = false;
-    const gone = (code: number | null, signal: string | null, err?: Error) => {
+    const gone = (code: number | null, signal: string | null, err?: Error, oomKilled?: boolean) => {
       if (settled) return;
       settled = true;
       resolveExited();
-      this.onExit(e, child, code, signal, err);
+      this.onExit(e, child, code, signal, err, oomKilled);
     };
-    child.once('exit', (code, signal) => gone(code, signal));
+    child.once('exit', (code, signal, oomKilled) => gone(code, signal, undefined, oomKilled));
     child.once('error', (err) => {
       // 'error' without a pid means the process never started; otherwise 'exit' follows.
       if (child.pid === undefined) gone(null, null, err);
       else log.warn('worker process error', { ...fields, event: 'worker.process_error', err: String(err) });
     });
-    if (child.pid !== undefined)
+    const spawned = (notify: boolean) => {
+      if (e.child !== child) return;
+      e.info.pid = child.pid ?? null;
       log.info('worker spawned', {
         ...fields,
         event: 'worker.spawned',
         pid: child.pid,
         restart_count: e.info.restart_count,
       });
+      if (notify) this.changed(e);
+    };
+    if (child.pid !== undefined && this.launcher.kind === 'process') spawned(false);
+    else if (this.launcher.kind === 'request' && e.info.state === 'loading') child.once('spawn', () => spawned(true));
+    else child.once('spawn', () => e.child === child && (e.info.pid = child.pid ?? e.info.pid));
   }
 
   /** A child ended: a requested stop → removed; otherwise a crash (restarted under on-crash). */
-  private onExit(e: Entry, child: ChildProcess | null, code: number | null, signal: string | null, err?: Error): void {
+  private onExit(
+    e: Entry,
+    child: WorkerChild | null,
+    code: number | null,
+    signal: string | null,
+    err?: Error,
+    /** The launcher's word that the kernel killed it for memory (its own container's record). */
+    oomKilled?: boolean,
+  ): void {
     if (e.child !== child) return; // an older process of a worker that has been restarted since
     e.child = null;
     // The process is gone: forget its pid now, so the monitor's "adopted worker died" check cannot
@@ -240,7 +270,7 @@ export class WorkerManager {
     if (this.workers.get(e.info.worker_id) !== e) return;
     const log = this.workerLog(e);
     const killed = signal === 'SIGKILL' || code === 137;
-    const cause = describeExit(code, signal, err, killed && this.oom.rose());
+    const cause = describeExit(code, signal, err, killed && (oomKilled ?? this.oom.rose()));
     const exit = { exit_code: code, signal };
     if (e.info.state === 'stopping') {
       log.info('worker stopped', { event: 'worker.stopped', ...exit });
@@ -280,7 +310,7 @@ export class WorkerManager {
       return;
     }
     const now = Date.now();
-    e.info.url = `http://${this.cfg.workerHost}:${e.port}`;
+    e.info.url = this.workerUrl(e.info.worker_id, e.port);
     e.info.started_at_ms = now;
     e.info.last_heartbeat_ms = null;
     e.info.failed_health_checks = 0;
@@ -748,11 +778,14 @@ export class WorkerManager {
       this.store.deleteWorker(info.worker_id);
       log.info(`recorded worker dropped: ${reason}`, { event: 'worker.removed', reason });
     };
+    const requested = this.launcher instanceof RequestLauncher && !info.external ? this.launcher : undefined;
     if (info.state === 'stopping' || info.state === 'crashed') {
-      if (info.pid !== null && !info.external) killPid(info.pid, 'SIGKILL');
+      if (requested) requested.adopt(info.worker_id, info.pid).kill('SIGKILL');
+      else if (info.pid !== null && !info.external) killPid(info.pid, 'SIGKILL');
       return drop(`was ${info.state} when the hive went down`);
     }
-    if (!info.external && info.pid !== null && !pidAlive(info.pid)) return drop('process is gone');
+    // A requested worker's pid is not ours to look up: its launcher says whether it still runs (watch below).
+    if (!requested && !info.external && info.pid !== null && !pidAlive(info.pid)) return drop('process is gone');
     let state: WorkerState = info.state;
     try {
       const ready = await callJson<{ state?: string }>('GET', `${info.url}/v1/ready`, undefined, {
@@ -770,6 +803,7 @@ export class WorkerManager {
     const e = newEntry(info, p.port, p.model_path, now);
     if (p.port !== null && !info.external) this.ports.markUsed(p.port);
     this.workers.set(info.worker_id, e);
+    if (requested) this.watch(e, requested.adopt(info.worker_id, info.pid), log, { worker_id: info.worker_id });
     this.store.putWorker(persisted(e));
     log.info('recorded worker is alive; kept', {
       event: 'worker.restored',

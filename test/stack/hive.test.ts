@@ -50,6 +50,7 @@ function config(dir: string, over: Partial<HiveConfig> = {}): HiveConfig {
     modelsDir: path.join(dir, 'models'),
     workerCmd: ['node', FAKE_WORKER],
     workerHost: '127.0.0.1',
+    workerLauncher: 'process',
     workerPortRange: randomRange(),
     heartbeatIntervalMs: 1000,
     workerHeartbeatTimeoutMs: 1500,
@@ -630,5 +631,82 @@ describe('worker processes', () => {
       assert.equal(app.workers.list().length, 0);
       assert.throws(() => process.kill(w.pid!, 0), 'the process is gone');
     });
+  });
+});
+
+describe('worker launcher "request" (workers started by another party, e.g. in their own containers)', () => {
+  let dir: string;
+  let hub: TinyHub;
+  const good = { model_ref: MODEL, aliases: ['tiny'], file: 'tiny.gguf', bytes: randomBytes(64 * 1024) };
+  before(async () => {
+    dir = tmpdir();
+    hub = await startTinyHub([good]);
+  });
+  after(async () => {
+    await hub.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists what it wants, takes the launcher’s reports, and names a confirmed OOM kill from them', async () => {
+    const h = await startHive(config(dir, { hubUrl: hub.url, workerLauncher: 'request' }));
+    try {
+      const id = (await req('POST', `${h.url}/v1/workers/spawn`, { model_ref: MODEL, backend: 'cpu', device: 0 }, AUTH))
+        .body.worker_id as string;
+      const wanted = await req('GET', `${h.url}/v1/launcher/workers`, undefined, AUTH);
+      assert.equal(wanted.status, 200);
+      const [r] = wanted.body.workers;
+      assert.equal(r.worker_id, id);
+      assert.equal(r.observed, 'requested');
+      assert.equal(r.adopt, false);
+      assert.equal(r.args[r.args.indexOf('--worker-id') + 1], id);
+      assert.equal(r.env.LLORCH_API_TOKEN, TOKEN, 'the worker gets the service token');
+      assert.equal(r.env.RBEE_WORKER_HOST, id, 'the worker advertises its own name');
+      assert.match(h.app.workers.list()[0]!.url, new RegExp(`^http://${id}:\\d+$`));
+      assert.equal((await req('GET', `${h.url}/v1/launcher/workers`)).status, 401, 'the list needs the token');
+
+      const status = (body: Record<string, unknown>) => req('POST', `${h.url}/v1/launcher/status`, body, AUTH);
+      assert.equal((await status({ worker_id: id, generation: 'old', state: 'running', pid: 1 })).body.accepted, false);
+      assert.equal(
+        (await status({ worker_id: id, generation: r.generation, state: 'running', pid: 4242 })).body.accepted,
+        true,
+      );
+      assert.equal(h.app.workers.list()[0]!.pid, 4242);
+      assert.ok(h.records.some((l) => l.event === 'worker.spawned' && l.worker_id === id && l.pid === 4242));
+      assert.equal(
+        (await req('GET', `${h.url}/v1/launcher/workers`, undefined, AUTH)).body.workers[0].observed,
+        'running',
+      );
+
+      await status({
+        worker_id: id,
+        generation: r.generation,
+        state: 'exited',
+        exit_code: null,
+        signal: 'SIGKILL',
+        oom_killed: true,
+      });
+      const crash = await eventually(
+        () => h.records.find((l) => l.event === 'worker.crashed' && l.worker_id === id),
+        3000,
+        'worker.crashed',
+      );
+      assert.equal(crash.signal, 'SIGKILL');
+      assert.match(String(crash.cause), /out-of-memory/);
+      assert.equal(h.app.workers.list().length, 0, 'the crashed worker is removed');
+      assert.deepEqual((await req('GET', `${h.url}/v1/launcher/workers`, undefined, AUTH)).body.workers, []);
+    } finally {
+      await h.app.drain('test');
+    }
+  });
+
+  it('a hive that starts its own workers has no launcher routes (404)', async () => {
+    const h = await startHive(config(fs.mkdtempSync(path.join(dir, 'p-')), { hubUrl: hub.url }));
+    try {
+      const r = await req('GET', `${h.url}/v1/launcher/workers`, undefined, AUTH);
+      assert.equal(r.status, 404);
+      assert.equal(r.body.error.code, 'NOT_FOUND');
+    } finally {
+      await h.app.drain('test');
+    }
   });
 });
