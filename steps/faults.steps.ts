@@ -113,6 +113,9 @@ Then(
       { within: 5000, what: `${hive} to log ${event} for ${workerId}` },
     );
     expect(line.signal, `signal in ${JSON.stringify(line)}`).to.equal(signal);
+    // Where workers have their own containers, the engine's OOM event must be that worker's, not its hive's.
+    if (stack.running.workerContainer?.(workerId!) !== undefined)
+      expect(oom.detail, "the engine's OOM event names the worker's own container").to.include(`(${workerId})`);
     const seen = Date.parse(line.ts);
     expect(seen - oom.appliedAt, `the hive saw the worker die ${seen - oom.appliedAt} ms after the kill`).to.be.within(
       -1000,

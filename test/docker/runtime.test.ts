@@ -1,7 +1,9 @@
 // The docker runtime with the reference services: a hub and a hive start in containers on their own
 // internal network, answer health at their container IPs, their output lands in the log files, a hive's
-// worker (a child process in the hive's container) can be signalled by the pid the hive reports, and
-// teardown leaves no container or network.
+// worker (a child process in the hive's container, with workers: 'in-hive') can be signalled by the pid the
+// hive reports, and teardown leaves no container or network. By default each worker has its own container,
+// which the harness starts on the hive's request: one per worker, locked down like the services, signalled
+// on its own, outliving its hive's restart, and gone with the stack.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +12,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DockerRuntime } from '../../lib/docker/docker-runtime.ts';
 import { docker } from '../../lib/docker/engine.ts';
+import { LABEL } from '../../lib/docker/labels.ts';
 import { PROJECT_ROOT } from '../../lib/docker/images.ts';
 import { makeSecrets } from '../../lib/stack/secrets.ts';
 import { StackSpecBuilder } from '../../lib/stack/spec.ts';
@@ -27,7 +30,7 @@ test(
     const only = haveHive ? ['hub', 'hive-a'] : ['hub'];
     const dir = workDir('stack');
     const t0 = performance.now();
-    const stack = await new DockerRuntime({ only }).start(spec, secrets, {
+    const stack = await new DockerRuntime({ only, workers: 'in-hive' }).start(spec, secrets, {
       runId,
       stackId: 'ref',
       workDir: dir,
@@ -131,5 +134,90 @@ test(
     }
     assert.deepEqual(await leftovers('ref'), []);
     assert.equal(existsSync(dir), false, 'the work dir is gone');
+  },
+);
+
+test(
+  "by default each worker runs in its own container, started on its hive's request, and outlives a hive restart",
+  { skip: noEngine || (!haveHive && 'no hive sources'), timeout: 300_000 },
+  async () => {
+    const spec = new StackSpecBuilder().hives(1, 0).build();
+    const secrets = await makeSecrets();
+    const dir = workDir('own');
+    const stack = await new DockerRuntime({ only: ['hub', 'hive-a'] }).start(spec, secrets, {
+      runId,
+      stackId: 'own',
+      workDir: dir,
+      healthTimeoutMs: 30_000,
+    });
+    try {
+      const hive = stack.service('hive-a');
+      const H = { authorization: `Bearer ${secrets.serviceToken}`, 'content-type': 'application/json' };
+      const spawn = () =>
+        fetch(`${hive.url}/v1/workers/spawn`, {
+          method: 'POST',
+          headers: H,
+          body: JSON.stringify({ model_ref: spec.hives[0]!.model, backend: 'cpu', device: 0 }),
+        }).then((r) => r.json() as Promise<{ worker_id: string }>);
+      const ids = [(await spawn()).worker_id, (await spawn()).worker_id].sort();
+      type Listed = { worker_id: string; state: string; url: string; pid: number | null };
+      const list = async () => (await getJson(`${hive.url}/v1/workers/list`, secrets.serviceToken)).workers as Listed[];
+      const idle = (want: string[]) =>
+        eventually(
+          async () => {
+            const ws = await list();
+            assert.deepEqual(
+              ws
+                .filter((w) => w.state === 'idle')
+                .map((w) => w.worker_id)
+                .sort(),
+              want,
+              `workers: ${JSON.stringify(ws)}`,
+            );
+            return ws;
+          },
+          { within: 20_000, every: 100, what: `workers ${want.join(', ')} to be idle` },
+        );
+      const workers = await idle(ids);
+
+      // docker ps: one running container per worker, labelled with its id and hive, locked down.
+      const running = await docker().listContainers({
+        filters: { label: [`${LABEL.stack}=${stack.id}`, `${LABEL.hive}=hive-a`] },
+      });
+      assert.deepEqual(running.map((c) => c.Labels[LABEL.service]).sort(), ids, 'one container per worker');
+      for (const w of workers) {
+        assert.equal(w.url, `http://${w.worker_id}:${new URL(w.url).port}`, 'a worker answers to its own name');
+        assert.equal((await getJson(`${stack.harnessUrl(w.url)}/health`)).status, 'healthy');
+        const c = stack.workerContainer(w.worker_id)!;
+        const info = await c.container.inspect();
+        assert.deepEqual(info.HostConfig.CapDrop, ['ALL']);
+        assert.equal(info.HostConfig.ReadonlyRootfs, true);
+        assert.ok(!JSON.stringify(info.HostConfig.Binds).includes('docker.sock'), 'no engine socket');
+      }
+
+      // A worker's crash is its own container's: the hive sees it exit by SIGKILL and drops it.
+      await stack.workerContainer(ids[0]!)!.signal('SIGKILL');
+      await eventually(
+        async () => {
+          const removed = (await getJson(`${hive.url}/v1/workers/list`, secrets.serviceToken))
+            .recently_removed as Array<{
+            worker_id: string;
+            signal: string | null;
+          }>;
+          assert.equal(removed.find((r) => r.worker_id === ids[0])?.signal, 'SIGKILL', JSON.stringify(removed));
+        },
+        { within: 10_000, every: 100, what: 'the hive to drop the killed worker' },
+      );
+      assert.equal(hive.running(), true, 'the hive itself is unaffected');
+
+      // The hive's container is killed and started again: the other worker's container lives on and is kept.
+      const before = (await stack.workerContainer(ids[1]!)!.instance()).id;
+      await hive.restart();
+      await idle([ids[1]!]);
+      assert.equal((await stack.workerContainer(ids[1]!)!.instance()).id, before, 'the same container, not a new one');
+    } finally {
+      await stack.stop();
+    }
+    assert.deepEqual(await leftovers('own'), []);
   },
 );
