@@ -6,7 +6,7 @@ import { Job } from '../lib/clients/job.ts';
 import { checkCompletedStream } from '../lib/checks/stream.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import { eventually } from '../lib/observe/eventually.ts';
-import { overlappingJobs } from '../lib/checks/exclusive.ts';
+import { jobsWithoutOneEndedSpan, overlappingJobs } from '../lib/checks/exclusive.ts';
 import { jobSpansFromLogs } from '../lib/checks/history.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
@@ -94,26 +94,22 @@ Then('the jobs ran on all {int} workers of {string}', async function (this: Rbee
 
 Then('no worker ran two jobs at the same time', async function (this: RbeeWorld) {
   const stack = await this.theStack();
-  // The overlap check below reads the workers' own job spans: without one span per job it would pass on
-  // nothing. Every job must have exactly one, on the worker the queen named, and it must have ended.
+  // One ended span per job first: without them the overlap check would pass on nothing.
   const spans = jobSpansFromLogs(stack.logs());
-  const missing: string[] = [];
-  for (const job of this.jobs) {
-    const d = job.dispatch;
-    const mine = spans.filter((sp) => sp.jobId === d?.job_id);
-    if (mine.length !== 1 || mine[0]!.worker !== d?.worker_id || mine[0]!.end === undefined)
-      missing.push(
-        `${job.correlationId} (job ${d?.job_id} on ${d?.worker_id}): worker log spans ${JSON.stringify(mine)}`,
-      );
-  }
-  expectNoProblems(missing, "jobs without exactly one ended span in their worker's own log");
+  const jobs = this.jobs.map((j) => ({
+    label: j.correlationId ?? `job #${j.dispatch?.job_id}`,
+    jobId: j.dispatch?.job_id,
+    workerId: j.dispatch?.worker_id,
+  }));
+  expectNoProblems(
+    jobsWithoutOneEndedSpan(jobs, spans),
+    "jobs without exactly one ended span in their worker's own log",
+  );
+  expectNoProblems(
+    overlappingJobs(spans),
+    "jobs that overlapped on one worker (from the workers' job.started / job.finished log lines)",
+  );
   for (const hive of stack.hiveNames) {
-    const workerLines = stack.logs(hive).filter((l) => l.service === 'worker');
-    const overlaps = overlappingJobs(workerLines);
-    expectNoProblems(
-      overlaps,
-      "jobs that overlapped on one worker (from the workers' job.started / job.finished log lines)",
-    );
     for (const w of await stack.hive(hive).workers()) {
       const samples = (await stack.worker(w.url).metrics()).samples;
       expect(

@@ -103,7 +103,7 @@ Then(
     const stack = await this.theStack();
     const { node_name: hive, worker_id: workerId } = this.job.dispatch ?? {};
     expect(workerId, 'the queen named the worker running the job').to.be.a('string');
-    const oom = this.recall<FaultRecord>('oom kill');
+    const oom = this.theFault();
     const line = await eventually(
       () => {
         const l = stack.logs(hive!).find((x) => x.service === 'hive' && x.event === event && x.worker_id === workerId);
@@ -135,7 +135,7 @@ Then(
   'within {int} seconds the memory use of {string} is back to at most what was noted',
   async function (this: RbeeWorld, s: number, service: string) {
     const noted = this.recall<number>(`memory of ${service}`);
-    const oom = this.recall<FaultRecord>('oom kill');
+    const oom = this.theFault();
     const MIB = 1024 * 1024;
     await eventually(
       async () => {

@@ -3,7 +3,8 @@
 import { Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { eventually } from '../lib/observe/eventually.ts';
-import type { FaultRecord } from '../lib/faults/timeline.ts';
+import { hiveViewProblems, workerViewProblems, type HiveStatus } from '../lib/observe/views.ts';
+import { expectNoProblems } from '../support/expect.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
 async function expectSystemHealth(
@@ -50,21 +51,20 @@ Then(
 When('the first worker of {string} is paused', async function (this: RbeeWorld, hive: string) {
   const stack = await this.theStack();
   const first = await stack.firstWorker(hive);
-  const fault = await this.nemesis!.pauseWorker(hive, first.worker_id);
-  this.remembered.set('worker', first.worker_id);
-  this.remembered.set('fault', fault);
+  this.fault = await this.nemesis!.pauseWorker(hive, first.worker_id);
+  this.victim = { hive, workerId: first.worker_id, pid: first.pid ?? undefined, fault: this.fault };
 });
 
 When('that worker is resumed', async function (this: RbeeWorld) {
-  await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
+  await this.nemesis!.heal(this.theFault());
 });
 
 Then(
   "within {int} seconds the queen's system health is {string} and names that worker as unhealthy",
   async function (this: RbeeWorld, s: number, status: string) {
     const stack = await this.theStack();
-    const workerId = this.recall<string>('worker');
-    const fault = this.recall<FaultRecord>('fault');
+    const { workerId } = this.theVictim();
+    const fault = this.theFault();
     await eventually(
       async () => {
         const r = await stack.queen.systemHealth();
@@ -75,5 +75,28 @@ Then(
       { within: this.withinOfLastFault(s), every: 100, what: `the system view to be ${status} naming ${workerId}` },
     );
     this.measure('unhealthy worker detected in system health', Date.now() - fault.appliedAt);
+  },
+);
+
+Then(
+  'within {int} seconds every view shows the hive {string} as {string}',
+  async function (this: RbeeWorld, s: number, hive: string, status: HiveStatus) {
+    const stack = await this.theStack();
+    await eventually(async () => expectNoProblems(await hiveViewProblems(stack, hive, status), `views of ${hive}`), {
+      within: this.withinOfLastFault(s),
+      what: `every view to show ${hive} as ${status}`,
+    });
+  },
+);
+
+Then(
+  'within {int} seconds every view shows that worker as {string}',
+  async function (this: RbeeWorld, s: number, state: 'idle' | 'unhealthy') {
+    const stack = await this.theStack();
+    const { hive, workerId } = this.theVictim();
+    await eventually(
+      async () => expectNoProblems(await workerViewProblems(stack, hive, workerId, state), `views of ${workerId}`),
+      { within: this.withinOfLastFault(s), what: `every view to show ${workerId} as ${state}` },
+    );
   },
 );

@@ -9,7 +9,6 @@ import { metricValue } from '../lib/clients/metrics.ts';
 import { checkCompletedStream } from '../lib/checks/stream.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
-import type { FaultRecord } from '../lib/faults/timeline.ts';
 import { orSkip } from '../support/skip.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
@@ -96,7 +95,7 @@ Given('a snapshot of the hive {string} worker ids', async function (this: RbeeWo
 
 When('the hive {string} is killed with SIGKILL', async function (this: RbeeWorld, hive: string) {
   await this.theStack();
-  this.remembered.set('hive crash', await this.nemesis!.crashService(hive));
+  this.fault = await this.nemesis!.crashService(hive);
 });
 
 When('the first of those workers is killed while the hive is down', async function (this: RbeeWorld) {
@@ -111,7 +110,7 @@ When('the first of those workers is killed while the hive is down', async functi
 });
 
 When('the hive {string} is started again', async function (this: RbeeWorld, hive: string) {
-  const crash = this.recall<FaultRecord>('hive crash');
+  const crash = this.theFault();
   expect(crash.target, 'the service the scenario killed').to.equal(hive);
   await this.nemesis!.heal(crash);
 });
@@ -246,9 +245,7 @@ When('the first worker of {string} is cut off from its hive', async function (th
   const stack = await this.theStack();
   const first = await stack.firstWorker(hive);
   this.victim = { hive, workerId: first.worker_id };
-  return orSkip(this, async () =>
-    this.remembered.set('fault', await this.nemesis!.partitionWorker(hive, first.worker_id)),
-  );
+  return orSkip(this, async () => (this.fault = await this.nemesis!.partitionWorker(hive, first.worker_id)));
 });
 
 Then(

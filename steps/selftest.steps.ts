@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { eventually } from '../lib/observe/eventually.ts';
 import { HEALTH_PATH } from '../lib/stack/services.ts';
-import type { FaultRecord } from '../lib/faults/timeline.ts';
 import { orSkip } from '../support/skip.ts';
 import type { RbeeWorld } from '../support/world.ts';
 import { callFrom, confirmOom } from '../lib/observe/in-service.ts';
@@ -54,11 +53,11 @@ Then("within {int} seconds that hive's worker processes are gone", async functio
 
 When('the service {string} is paused', async function (this: RbeeWorld, name: string) {
   await this.theStack();
-  this.remembered.set('fault', await this.nemesis!.pauseService(name));
+  this.fault = await this.nemesis!.pauseService(name);
 });
 
 When('the service {string} is resumed', async function (this: RbeeWorld, name: string) {
-  const pause = this.recall<FaultRecord>('fault');
+  const pause = this.theFault();
   expect(pause.target, 'the service the scenario paused').to.equal(name);
   await this.nemesis!.heal(pause);
 });
@@ -122,30 +121,28 @@ Then(
 
 When('{string} and {string} are partitioned', async function (this: RbeeWorld, a: string, b: string) {
   await this.theStack();
-  return orSkip(this, async () => this.remembered.set('fault', await this.nemesis!.partition(a, b)));
+  return orSkip(this, async () => (this.fault = await this.nemesis!.partition(a, b)));
 });
 
 When('{string} is cut off from {string} in one direction', async function (this: RbeeWorld, a: string, b: string) {
   await this.theStack();
-  return orSkip(this, async () => this.remembered.set('fault', await this.nemesis!.partition(a, b, true)));
+  return orSkip(this, async () => (this.fault = await this.nemesis!.partition(a, b, true)));
 });
 
 When(
   '{int} ms of latency is added from {string} to {string}',
   async function (this: RbeeWorld, ms: number, a: string, b: string) {
     await this.theStack();
-    return orSkip(this, async () =>
-      this.remembered.set('fault', await this.nemesis!.shapeLink(a, b, { latencyMs: ms })),
-    );
+    return orSkip(this, async () => (this.fault = await this.nemesis!.shapeLink(a, b, { latencyMs: ms })));
   },
 );
 
 When('the partition is healed', async function (this: RbeeWorld) {
-  await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
+  await this.nemesis!.heal(this.theFault());
 });
 
 When('the latency is removed', async function (this: RbeeWorld) {
-  await this.nemesis!.heal(this.recall<FaultRecord>('fault'));
+  await this.nemesis!.heal(this.theFault());
 });
 
 async function callBetween(world: RbeeWorld, from: string, to: string) {
@@ -218,7 +215,7 @@ Then(
     const since = (this.remembered.get('spawn at') as number | undefined) ?? this.job.submittedAt;
     const oom = await confirmOom(await this.theStack(), this.nemesis!.timeline, service, since - 1000, s * 1000);
     this.measure('request → OOM kill', oom.at - since);
-    this.remembered.set('oom kill', oom.record);
+    this.fault = oom.record;
   },
 );
 

@@ -6,7 +6,6 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { eventually, leftOf } from '../lib/observe/eventually.ts';
 import { readQueenRegistry, type RegistryRow } from '../lib/observe/queen-registry.ts';
-import type { FaultRecord } from '../lib/faults/timeline.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
 const QUEEN_DB = 'queen.db';
@@ -37,11 +36,11 @@ Given(/^the queen's registry database lists the hives (.+)$/, async function (th
 
 When("the queen's registry database becomes unavailable", async function (this: RbeeWorld) {
   await this.theStack();
-  this.remembered.set('storage fault', this.nemesis!.storageUnavailable('queen', QUEEN_DB));
+  this.fault = this.nemesis!.storageUnavailable('queen', QUEEN_DB);
 });
 
 When("the queen's registry database is available again", async function (this: RbeeWorld) {
-  await this.nemesis!.heal(this.recall<FaultRecord>('storage fault'));
+  await this.nemesis!.heal(this.theFault());
 });
 
 When(
@@ -61,7 +60,7 @@ Then(
   /^within (\d+) seconds of the (fault|heal) the queen logs "([^"]+)"$/,
   async function (this: RbeeWorld, s: string, edge: 'fault' | 'heal', event: string) {
     const stack = await this.theStack();
-    const fault = this.recall<FaultRecord>('storage fault');
+    const fault = this.theFault();
     const since = edge === 'fault' ? fault.appliedAt : fault.healedAt!;
     const line = await eventually(
       () => {
@@ -80,7 +79,7 @@ Then(
   async function (this: RbeeWorld, s: string, list: string) {
     const stack = await this.theStack();
     const file = await registryFile(this);
-    const fault = this.recall<FaultRecord>('storage fault');
+    const fault = this.theFault();
     const before = this.recall<RegistryRow[]>('registry before');
     const rows = await eventually(
       () => {

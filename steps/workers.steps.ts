@@ -2,7 +2,7 @@
 
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import { eventually } from '../lib/observe/eventually.ts';
+import { eventually, holdsFor } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
@@ -24,20 +24,65 @@ Then('the hive {string} lists no workers', async function (this: RbeeWorld, hive
   expect(await stack.hive(hive).workers()).to.deep.equal([]);
 });
 
+async function startExternalWorker(world: RbeeWorld, workerId: string, hive: string, token?: string) {
+  const stack = await world.theStack();
+  const entry = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === DEFAULT_MODEL);
+  expect(entry, `${hive}'s catalog lists ${DEFAULT_MODEL}`).to.not.equal(undefined);
+  return stack.running.startExternalWorker({
+    workerId,
+    hive,
+    modelRef: DEFAULT_MODEL,
+    hiveModelPath: entry.local_path,
+    token,
+  });
+}
+
 When(
   'a worker {string} is started outside the hive with a callback to {string}',
   async function (this: RbeeWorld, workerId: string, hive: string) {
-    const stack = await this.theStack();
-    const entry = ((await stack.hive(hive).models()).json?.models ?? []).find(
-      (m: any) => m.model_ref === DEFAULT_MODEL,
-    );
-    expect(entry, `${hive}'s catalog lists ${DEFAULT_MODEL}`).to.not.equal(undefined);
-    await stack.running.startExternalWorker({
-      workerId,
-      hive,
-      modelRef: DEFAULT_MODEL,
-      hiveModelPath: entry.local_path,
+    await startExternalWorker(this, workerId, hive);
+  },
+);
+
+When(
+  'a worker {string} holding a wrong service token is started outside the hive with a callback to {string}',
+  async function (this: RbeeWorld, workerId: string, hive: string) {
+    // It may exit (refused) before or after its health route first answered: either is this scenario's point.
+    await startExternalWorker(this, workerId, hive, `wrong-${Date.now().toString(36)}-token`).catch((e: Error) => {
+      if (!/exited|exit /.test(e.message)) throw e;
     });
+  },
+);
+
+Then(
+  'the worker {string} logs that its ready callback was refused with {int}, and exits',
+  async function (this: RbeeWorld, workerId: string, status: number) {
+    const stack = await this.theStack();
+    await eventually(
+      () => {
+        const final = stack.logs(workerId).find((l) => l.event === 'worker.ready_callback_retry' && l.final === true);
+        expect(final, `${workerId}'s last ready-callback attempt`).to.not.equal(undefined);
+        expect(final!.status, `status of ${JSON.stringify(final)}`).to.equal(status);
+      },
+      { within: 10_000, what: `${workerId} to log its refused ready callback` },
+    );
+    const exit = await stack.service(workerId).waitExit(5000);
+    expect(exit, `${workerId} still runs after its ready callback was refused`).to.not.equal(undefined);
+    expect(exit!.code, `${workerId}'s exit code`).to.not.equal(0);
+  },
+);
+
+Then(
+  'for {int} heartbeat intervals the hive {string} does not list worker {string}',
+  async function (this: RbeeWorld, n: number, hive: string, workerId: string) {
+    const stack = await this.theStack();
+    await holdsFor(
+      async () => {
+        const ids = (await stack.hive(hive).workers()).map((w) => w.worker_id);
+        expect(ids, `${hive}'s workers`).to.not.include(workerId);
+      },
+      { during: n * stack.spec.timings.heartbeatIntervalMs, every: 100, what: `${hive} not to list ${workerId}` },
+    );
   },
 );
 

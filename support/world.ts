@@ -108,6 +108,17 @@ export class RbeeWorld extends World {
     return this.victim;
   }
 
+  /**
+   * The fault the scenario's later steps observe and heal: the one a step injected (partition, pause,
+   * crash, storage) or observed (an OOM kill the engine confirmed).
+   */
+  fault?: FaultRecord;
+
+  theFault(): FaultRecord {
+    if (!this.fault) throw new Error('no fault was injected yet (a step that injects or confirms one must come first)');
+    return this.fault;
+  }
+
   recall<T>(key: string): T {
     if (!this.remembered.has(key))
       throw new Error(`nothing remembered as "${key}" (a step that records it must come first)`);

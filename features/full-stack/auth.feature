@@ -39,3 +39,11 @@ Feature: Authentication end to end
     And the hive "hive-a" is given a wrong service token
     Then for 3 heartbeat intervals the queen does not list the hive "hive-a"
     And the hive "hive-a" logs that its heartbeat was refused with 401
+
+  @FULL-002 @p1
+  Scenario: A worker holding the wrong service token cannot register with its hive
+    Given a stack with 1 hive of 0 workers
+    And the hive "hive-a" has the default model in its catalog
+    When a worker "ext-wrong-token" holding a wrong service token is started outside the hive with a callback to "hive-a"
+    Then the worker "ext-wrong-token" logs that its ready callback was refused with 401, and exits
+    And for 3 heartbeat intervals the hive "hive-a" does not list worker "ext-wrong-token"

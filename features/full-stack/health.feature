@@ -10,5 +10,7 @@ Feature: Health propagates from workers to the queen's system view
     Then the queen's system health is "ok" with hive "hive-a" available and 2 healthy workers
     When the first worker of "hive-a" is paused
     Then within 5 seconds the queen's system health is "degraded" and names that worker as unhealthy
+    And within 5 seconds every view shows that worker as "unhealthy"
     When that worker is resumed
     Then within 10 seconds the queen's system health is "ok" with hive "hive-a" available and 2 healthy workers
+    And within 5 seconds every view shows that worker as "idle"

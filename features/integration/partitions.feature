@@ -5,9 +5,11 @@ Feature: Network partitions between services
     Given a stack with 1 hive of 1 worker
     When "queen" and "hive-a" are partitioned
     Then within 5 seconds the queen lists the hive "hive-a" as "unavailable"
+    And within 5 seconds every view shows the hive "hive-a" as "unavailable"
     And a new job is refused with 503 "HIVE_UNAVAILABLE" and may be retried
     When the partition is healed
     Then within 5 seconds the queen lists the hive "hive-a" as "available"
+    And within 5 seconds every view shows the hive "hive-a" as "available"
     And within 10 seconds a new job for the default model completes
     And no accepted job of this scenario was lost or duplicated
 
@@ -17,7 +19,9 @@ Feature: Network partitions between services
     And a worker is declared unhealthy after 2 seconds without a heartbeat
     When the first worker of "hive-a" is cut off from its hive
     Then within 5 seconds the hive "hive-a" lists that worker as "unhealthy"
+    And within 5 seconds every view shows that worker as "unhealthy"
     And a job submitted now is not routed to that worker
     When the partition is healed
     Then within 10 seconds the hive "hive-a" lists that worker as "idle"
+    And within 10 seconds every view shows that worker as "idle"
     And within 10 seconds a new job for the default model completes

@@ -234,7 +234,7 @@ export interface NemesisInjectorOptions {
  *   restart-queen → restartService('queen') (healed when it returns)
  *   pause-hive → pauseService(hive); heal: nemesis.heal
  *   partition-queen-hive → partition('queen', hive); partition-hive-worker → partitionWorker(hive, worker)
- *   slow-link → shapeLink(from, to, { latencyMs }); heal: nemesis.heal (each: NetworkFaults, docker only)
+ *   slow-link → shapeLink(from, to, { latencyMs }); heal: nemesis.heal (each: LinkFaults)
  *   corrupt-catalog → corruptFile(hive, catalogFile) (nothing to undo)
  * A worker target is resolved when the fault is applied: a worker with that exact id, else the label's
  * slot (its position in the schedule's topology for that hive) among the hive's current workers in
@@ -463,12 +463,12 @@ const NETWORK_KINDS: ReadonlySet<FaultKind> = new Set(['partition-queen-hive', '
  * every runtime (signals to processes or containers, files in the data dir).
  */
 export function supportedKinds(stack: {
-  running: { network?: unknown; networkUnsupportedReason?: string };
+  running: { linkFaults?: unknown; unsupported?: { linkFaults?: string } };
   runtime?: string;
 }): Record<FaultKind, string | undefined> {
-  const netReason = stack.running.network
+  const netReason = stack.running.linkFaults
     ? undefined
-    : `needs control of the network between services, which this runtime does not have: ${stack.running.networkUnsupportedReason ?? `the ${stack.runtime ?? 'current'} runtime cannot do it`}`;
+    : `needs control of the links between services, which this runtime does not have: ${stack.running.unsupported?.linkFaults ?? `the ${stack.runtime ?? 'current'} runtime cannot do it`}`;
   return Object.fromEntries(FAULT_KINDS.map((k) => [k, NETWORK_KINDS.has(k) ? netReason : undefined])) as Record<
     FaultKind,
     string | undefined

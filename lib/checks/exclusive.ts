@@ -1,32 +1,43 @@
-// Exclusive use: from workers' own log lines (job.started / job.finished|job.cancelled), find jobs that
-// ran at the same time on one worker. Returns a description of each overlap.
+// Exclusive use of a single-slot worker, from the workers' own job spans (job.started → job.finished,
+// cancelled or failed; history.ts reads them from the logs): every job must have exactly one ended span, on
+// the worker the queen named — without that the overlap check would pass on nothing — and no two spans may
+// overlap on one worker. Each returns a description per problem (empty: none).
 
-import type { LogLine } from '../observe/logs.ts';
+import type { JobSpan } from './history.ts';
 
-export function overlappingJobs(lines: LogLine[]): string[] {
-  const spans = new Map<string, { worker: string; start: string; end?: string }>();
-  for (const l of lines) {
-    if (!l.job_id || !l.worker_id) continue;
-    if (l.event === 'job.started') spans.set(l.job_id, { worker: l.worker_id, start: l.ts });
-    else if (l.event === 'job.finished' || l.event === 'job.cancelled') {
-      const s = spans.get(l.job_id);
-      if (s) s.end = l.ts;
-    }
+/** A job as the queen dispatched it (narration): `label` names it in messages (e.g. its correlation id). */
+export interface DispatchedJob {
+  label: string;
+  jobId?: string;
+  workerId?: string;
+}
+
+/** Jobs without exactly one ended span, on the worker the queen named. */
+export function jobsWithoutOneEndedSpan(jobs: readonly DispatchedJob[], spans: readonly JobSpan[]): string[] {
+  const problems: string[] = [];
+  for (const job of jobs) {
+    const mine = spans.filter((sp) => sp.jobId === job.jobId);
+    if (mine.length !== 1 || mine[0]!.worker !== job.workerId || mine[0]!.end === undefined)
+      problems.push(`${job.label} (job ${job.jobId} on ${job.workerId}): worker log spans ${JSON.stringify(mine)}`);
   }
-  const byWorker = new Map<string, Array<{ job: string; start: string; end: string }>>();
-  for (const [job, s] of spans) {
-    const list = byWorker.get(s.worker) ?? [];
-    list.push({ job, start: s.start, end: s.end ?? '9999' });
-    byWorker.set(s.worker, list);
-  }
+  return problems;
+}
+
+/** Jobs that started on a worker before the job before them there had ended. */
+export function overlappingJobs(spans: readonly JobSpan[]): string[] {
+  const byWorker = new Map<string, JobSpan[]>();
+  for (const s of spans) byWorker.set(s.worker, [...(byWorker.get(s.worker) ?? []), s]);
+  const iso = (ms: number | undefined) => (ms === undefined ? 'never' : new Date(ms).toISOString());
   const overlaps: string[] = [];
   for (const [worker, list] of byWorker) {
-    list.sort((a, b) => a.start.localeCompare(b.start));
+    list.sort((a, b) => a.start - b.start);
     for (let i = 1; i < list.length; i++) {
       const prev = list[i - 1]!;
       const cur = list[i]!;
-      if (cur.start < prev.end)
-        overlaps.push(`${worker}: job ${cur.job} started at ${cur.start} before job ${prev.job} ended at ${prev.end}`);
+      if (cur.start < (prev.end ?? Infinity))
+        overlaps.push(
+          `${worker}: job ${cur.jobId} started at ${iso(cur.start)} before job ${prev.jobId} ended at ${iso(prev.end)}`,
+        );
     }
   }
   return overlaps;

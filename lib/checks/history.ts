@@ -564,7 +564,7 @@ const ms = (ts: string) => Date.parse(ts);
 /**
  * Job spans from workers' own log lines: job.started → the first job.finished, job.cancelled or
  * job.failed of the same job on the same worker. Keyed by worker AND job, so a job started on two
- * workers gives two spans (lib/checks/exclusive.ts keys by job only, which hides exactly that).
+ * workers gives two spans (a check keyed by job only would hide exactly that).
  * Only lines of `service` (default 'worker') count: the queen logs job.* lines with a worker_id too.
  */
 export function jobSpansFromLogs(lines: readonly LogLine[], service = 'worker'): JobSpan[] {

@@ -8,7 +8,7 @@
 import { chownSync, createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type Docker from 'dockerode';
-import type { RunningStack, Runtime, ServiceHandle, StartContext } from '../stack/runtime.ts';
+import type { ExternalWorkerStart, RunningStack, Runtime, ServiceHandle, StartContext } from '../stack/runtime.ts';
 import type { StackSecrets } from '../stack/secrets.ts';
 import {
   planExternalWorker,
@@ -19,7 +19,8 @@ import {
 } from '../stack/services.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import { attachOutput } from './container-io.ts';
-import { dockerNetworkFaults } from './network-faults.ts';
+import { dockerLinkFaults } from './link-faults.ts';
+import { dockerMemoryControl } from './memory.ts';
 import { DockerServiceHandle, WORKER_PORTS } from './service-container.ts';
 import type { DockerStackView } from './stack-view.ts';
 import { WorkerContainers } from './worker-containers.ts';
@@ -141,8 +142,10 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
     | { spec: StackSpec; secrets: StackSecrets; image: string; opts: DockerRuntimeOptions; addressing: Addressing }
     | undefined;
 
-  /** Partitions, link shaping, in-container calls and OOM confirmation (needs a local engine). */
-  readonly network = dockerNetworkFaults(this);
+  /** Partitions, link shaping and in-container calls (need a local engine: namespaces of this machine). */
+  readonly linkFaults = dockerLinkFaults(this);
+  /** Memory limits per container, charged memory and the engine's OOM kills. */
+  readonly memory = dockerMemoryControl(this);
 
   constructor(
     private readonly d: Docker,
@@ -342,12 +345,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
    * back `hive`. The hive's data dir is mounted read-only at /hive-data so the worker can load the model
    * the hive downloaded.
    */
-  async startExternalWorker(o: {
-    workerId: string;
-    hive: string;
-    modelRef: string;
-    hiveModelPath: string;
-  }): Promise<ServiceHandle> {
+  async startExternalWorker(o: ExternalWorkerStart): Promise<ServiceHandle> {
     if (!this.config) throw new Error(`stack ${this.id} was not created`);
     if (this.stopping) throw new Error(`stack ${this.id} is stopped`);
     if (this.services.has(o.workerId))
@@ -361,6 +359,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       modelRef: o.modelRef,
       modelPath: posix.join('/hive-data', posix.relative(DATA_DIR, o.hiveModelPath)),
       port,
+      token: o.token,
     });
     const handle = await this.createService(plan, port, [`${hive.dataDir}:/hive-data:ro`]);
     await handle.startAndWait();

@@ -7,11 +7,11 @@ import path from 'node:path';
 import type { WorkerInfo } from '../clients/rbee.ts';
 import { delay, eventually } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
-import type { NetworkFaults, ServiceHandle, ServiceInstance } from '../stack/runtime.ts';
+import type { LinkFaults, ServiceHandle, ServiceInstance } from '../stack/runtime.ts';
 import { HEALTH_PATH } from '../stack/services.ts';
 import { FaultTimeline, type FaultRecord } from './timeline.ts';
 import { makeAvailable, makeUnavailable } from './storage.ts';
-import { runtimeControl } from '../observe/in-service.ts';
+import { linkControl } from '../observe/in-service.ts';
 
 export class Nemesis {
   readonly timeline = new FaultTimeline();
@@ -161,19 +161,19 @@ export class Nemesis {
     return this.timeline.applied('corrupt', `${service}:${relPath}`, undefined, `${length} bytes at offset ${offset}`);
   }
 
-  private network(kind: string): NetworkFaults {
-    return runtimeControl(this.stack, kind);
+  private links(kind: string): LinkFaults {
+    return linkControl(this.stack, kind);
   }
 
   /** Stop traffic between two services (both ways, or only a → b); open connections included. */
   async partition(a: string, b: string, oneWay = false): Promise<FaultRecord> {
-    const f = await this.network('partition').partition(a, b, { oneWay });
+    const f = await this.links('partition').partition(a, b, { oneWay });
     return this.timeline.applied('partition', oneWay ? `${a} → ${b}` : `${a} ↔ ${b}`, () => f.heal(), f.description);
   }
 
   /** Stop traffic between a hive and one of its workers. */
   async partitionWorker(hive: string, workerId: string): Promise<FaultRecord> {
-    const net = this.network('partition hive ↔ worker');
+    const net = this.links('partition hive ↔ worker');
     const w = (await this.stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
     if (!w) throw new Error(`${hive} does not list worker ${workerId}`);
     const f = await net.partitionWorker(hive, { id: workerId, port: Number(new URL(w.url).port) });
@@ -182,7 +182,7 @@ export class Nemesis {
 
   /** Add latency and/or a bandwidth cap on a → b through a link proxy. */
   async shapeLink(a: string, b: string, o: { latencyMs?: number; bandwidthBps?: number }): Promise<FaultRecord> {
-    const f = await this.network('latency/bandwidth').shapeLink(a, b, o);
+    const f = await this.links('latency/bandwidth').shapeLink(a, b, o);
     return this.timeline.applied('link', `${a} → ${b}`, () => f.heal(), f.description);
   }
 

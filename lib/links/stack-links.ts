@@ -11,8 +11,7 @@
 // one between two containers does.
 
 import http from 'node:http';
-import type { CallResult, NetworkFault, NetworkFaults } from '../stack/runtime.ts';
-import { FaultUnsupported } from '../faults/unsupported.ts';
+import type { CallResult, NetworkFault, LinkFaults } from '../stack/runtime.ts';
 import { LinkProxy, type Endpoint, type Identity, type LinkPolicy, type Peer } from './proxy.ts';
 import { clientSocketInode, connectAs, ownerAmong, probeAs, taggedIdentity } from './owner.ts';
 
@@ -150,24 +149,14 @@ export class StackLinks {
     return this.links.filter((l) => l.proxy.listening).length;
   }
 
-  // ---- the NetworkFaults interface ---------------------------------------------------------------------
+  // ---- the LinkFaults interface ---------------------------------------------------------------------
 
-  faults(): NetworkFaults {
+  faults(): LinkFaults {
     return {
       partition: (a, b, o) => this.partition(a, b, o.oneWay),
       partitionWorker: (hive, worker) => this.partitionWorker(hive, worker.port),
       shapeLink: (a, b, o) => this.shapeLink(a, b, o),
       callFrom: (from, url, timeoutMs) => this.callFrom(from, url, timeoutMs),
-      waitForOom: async () => {
-        throw new FaultUnsupported(
-          'kernel OOM kills need the docker runtime: the process runtime does not confine services in cgroups',
-        );
-      },
-      memoryUsage: async () => {
-        throw new FaultUnsupported(
-          "a service's charged memory needs the docker runtime: the process runtime does not confine services in cgroups",
-        );
-      },
     };
   }
 

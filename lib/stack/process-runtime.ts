@@ -17,7 +17,8 @@ import { freePort, freePortBlock, releasePorts } from './ports.ts';
 import { RUN_ENV, STACK_ENV, killAll, labelledProcesses, sweepProcesses } from './reaper.ts';
 import type {
   ExitStatus,
-  NetworkFaults,
+  ExternalWorkerStart,
+  LinkFaults,
   RunningStack,
   Runtime,
   ServiceHandle,
@@ -150,14 +151,22 @@ class ProcessStack implements RunningStack {
     return this.ctx.stackId;
   }
 
-  get network(): NetworkFaults | undefined {
+  get linkFaults(): LinkFaults | undefined {
     return this.links?.faults();
   }
 
-  get networkUnsupportedReason(): string {
-    return this.links
-      ? 'kernel OOM kills need the docker runtime (--runtime docker): the process runtime does not confine services in cgroups'
-      : 'this process stack runs without link proxies (with --keep the services are wired directly, since the links live in the runner): partitions, link shaping and kernel OOM kills need the links or the docker runtime';
+  /** No memory control: processes are not confined in cgroups. */
+  get unsupported(): { linkFaults?: string; memory: string } {
+    return {
+      memory:
+        'memory limits and kernel OOM kills need the docker runtime (--runtime docker): the process runtime does not confine services in cgroups',
+      ...(this.links
+        ? {}
+        : {
+            linkFaults:
+              'this process stack runs without link proxies (with --keep the services are wired directly, since the links live in the runner): partitions and link shaping need the links or the docker runtime',
+          }),
+    };
   }
 
   harnessUrl(url: string): string | undefined {
@@ -207,12 +216,7 @@ class ProcessStack implements RunningStack {
     return svc;
   }
 
-  async startExternalWorker(o: {
-    workerId: string;
-    hive: string;
-    modelRef: string;
-    hiveModelPath: string;
-  }): Promise<ServiceHandle> {
+  async startExternalWorker(o: ExternalWorkerStart): Promise<ServiceHandle> {
     if (this.services.has(o.workerId))
       throw new Error(`a service named ${o.workerId} already exists in stack ${this.id}`);
     const port = await freePort();
@@ -234,6 +238,7 @@ class ProcessStack implements RunningStack {
       modelRef: o.modelRef,
       modelPath: o.hiveModelPath, // same filesystem
       port,
+      token: o.token,
     });
     return this.launch(
       plan,

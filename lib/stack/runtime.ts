@@ -82,12 +82,12 @@ export interface NetworkFault {
 }
 
 /**
- * Faults that need control of the network between services, and confirmation of kernel OOM kills.
- * The docker runtime (with a local engine) has them all, through iptables and link proxy containers; the
- * process runtime has the network ones through the harness's link proxies (lib/links), and its waitForOom
- * throws FaultUnsupported. The nemesis skips with a reason where a runtime has none.
+ * Faults on the links between services: partitions, latency and bandwidth, and calls made from inside a
+ * service (which take the path its own calls take). The docker runtime has them through iptables in the
+ * containers' namespaces and link proxy containers (local engine); the process runtime through the
+ * harness's own link proxies (lib/links).
  */
-export interface NetworkFaults {
+export interface LinkFaults {
   /** Traffic between a and b stops (both ways, or only a → b), open connections included. */
   partition(a: string, b: string, o: { oneWay: boolean }): Promise<NetworkFault>;
   /** Traffic between a hive and one of its own workers (its id, and the port in its URL) stops. */
@@ -96,21 +96,37 @@ export interface NetworkFaults {
   shapeLink(a: string, b: string, o: { latencyMs?: number; bandwidthBps?: number }): Promise<NetworkFault>;
   /** An HTTP GET made from inside `from` (so it takes the path the service's own calls take). */
   callFrom(from: string, url: string, timeoutMs: number): Promise<CallResult>;
+}
+
+/** A kernel OOM kill the engine recorded. */
+export interface OomRecord {
+  at: number;
+  detail: string;
+  /** Whose container it was: the service asked about, or (workers in their own containers) one of its workers. */
+  service?: string;
+}
+
+/**
+ * Memory confinement: what a service's cgroup is charged, and the kernel's OOM kills in it (docker: memory
+ * limits per container, OOM events from the engine). The process runtime confines nothing, so has none.
+ */
+export interface MemoryControl {
   /** Resolves with the kernel OOM kill the engine recorded for `service` since `since`, or undefined on timeout. */
-  waitForOom(
-    service: string,
-    timeoutMs: number,
-    since: number,
-  ): Promise<
-    | {
-        at: number;
-        detail: string;
-        /** whose container it was: the service, or a worker of that hive */ service?: string;
-      }
-    | undefined
-  >;
-  /** Bytes of memory the service's confinement (its container's cgroup) charges now, page cache left out. */
+  waitForOom(service: string, timeoutMs: number, since: number): Promise<OomRecord | undefined>;
+  /** Bytes of memory the service's confinement charges now (a hive's: its container's and its workers'), page cache left out. */
   memoryUsage(service: string): Promise<number>;
+}
+
+/** A worker started outside any hive (RunningStack.startExternalWorker). */
+export interface ExternalWorkerStart {
+  workerId: string;
+  /** The hive it calls back. */
+  hive: string;
+  modelRef: string;
+  /** The model file as the hive reports it (its catalog's local_path); the runtime makes it visible to the worker. */
+  hiveModelPath: string;
+  /** The service token it holds; default the stack's own (a wrong one for the auth scenarios). */
+  token?: string;
 }
 
 export interface RunningStack {
@@ -124,12 +140,7 @@ export interface RunningStack {
    * `services` under its worker id. `hiveModelPath` is the model file as the hive reports it (its
    * catalog's local_path); the runtime makes that file visible to the worker.
    */
-  startExternalWorker(o: {
-    workerId: string;
-    hive: string;
-    modelRef: string;
-    hiveModelPath: string;
-  }): Promise<ServiceHandle>;
+  startExternalWorker(o: ExternalWorkerStart): Promise<ServiceHandle>;
   /** Tear everything down (idempotent). Leaves no process, container, network or temp dir. */
   stop(): Promise<void>;
   /**
@@ -140,10 +151,12 @@ export interface RunningStack {
   workerContainer?(workerId: string): ServiceHandle | null | undefined;
   /** Every mock worker's own container, where workers have one (for diagnostics). */
   workerContainers?(): ServiceHandle[];
-  /** Present only where the runtime can inject network faults and confirm OOM kills. */
-  readonly network?: NetworkFaults;
-  /** Why `network` is absent (said in the skip message), or what it cannot do. */
-  readonly networkUnsupportedReason?: string;
+  /** Present where the runtime can cut and shape the links between services. */
+  readonly linkFaults?: LinkFaults;
+  /** Present where the runtime confines services' memory (limits, charged memory, OOM kills). */
+  readonly memory?: MemoryControl;
+  /** Why a capability is absent (said in the skip message). */
+  readonly unsupported?: { linkFaults?: string; memory?: string };
   /**
    * A URL the services use (through a link the runtime put between them) as the harness should call it:
    * the service's own address, so the harness's observations never cross a link it may be breaking.

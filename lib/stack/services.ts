@@ -121,6 +121,8 @@ export interface ExternalWorkerOptions {
   /** Model file path as the worker will see it. */
   modelPath: string;
   port: number;
+  /** The service token it holds; default the stack's own (a wrong one for the auth scenarios). */
+  token?: string;
 }
 
 /** A worker started outside any hive (contract §3 command line), calling back the given hive. */
@@ -157,7 +159,7 @@ export function planExternalWorker(
       RBEE_HEARTBEAT_INTERVAL_MS: String(spec.timings.heartbeatIntervalMs),
       RBEE_SHUTDOWN_GRACE_MS: String(spec.timings.shutdownGraceMs),
       ...spec.workerEnv,
-      ...(spec.auth ? { LLORCH_API_TOKEN: secrets.serviceToken } : {}),
+      ...(spec.auth || o.token ? { LLORCH_API_TOKEN: o.token ?? secrets.serviceToken } : {}),
     },
   };
 }

@@ -50,7 +50,7 @@ test('services call each other through links that know the caller; the harness g
       { within: 10_000, what: 'traffic on the links, by caller' },
     );
 
-    const r = await stack.running.network!.callFrom('queen', hive.internalUrl + '/v1/health', 2000);
+    const r = await stack.running.linkFaults!.callFrom('queen', hive.internalUrl + '/v1/health', 2000);
     assert.deepEqual({ ok: r.ok, status: r.status }, { ok: true, status: 200 });
   } finally {
     await stack.running.stop();

@@ -155,15 +155,15 @@ test('a stop heals what is applied at once and skips what has not started', asyn
   assert.deepEqual(fake.calls, ['apply #0', 'heal #0']);
 });
 
-test("supportedKinds: partitions and slow links need the runtime's network control, with the reason", () => {
-  const processLike = { running: { networkUnsupportedReason: 'one loopback interface' }, runtime: 'process' };
+test("supportedKinds: partitions and slow links need the runtime's link faults, with the reason", () => {
+  const processLike = { running: { unsupported: { linkFaults: 'one loopback interface' } }, runtime: 'process' };
   const kinds = supportedKinds(processLike);
   assert.deepEqual(
     FAULT_KINDS.filter((k) => kinds[k] !== undefined),
     ['partition-queen-hive', 'partition-hive-worker', 'slow-link'],
   );
   assert.match(kinds['slow-link']!, /one loopback interface/);
-  assert.deepEqual(Object.values(supportedKinds({ running: { network: {} } })).filter(Boolean), []);
+  assert.deepEqual(Object.values(supportedKinds({ running: { linkFaults: {} } })).filter(Boolean), []);
   const { menu, notes } = dropUnsupported([...FAULT_KINDS], faultSupport(processLike));
   assert.equal(menu.length, FAULT_KINDS.length - 3);
   assert.equal(notes.length, 3);

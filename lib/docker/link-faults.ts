@@ -1,9 +1,8 @@
-// The docker runtime's NetworkFaults: partitions (iptables in the containers' namespaces), link
-// shaping (a proxy container), calls made from inside a service's container, and OOM confirmation
-// from the engine's events. The heavy lifting is in netns.ts, link.ts and oom.ts.
+// The docker runtime's LinkFaults: partitions (iptables in the containers' namespaces), link shaping (a
+// proxy container) and calls made from inside a service's container. The heavy lifting is in netns.ts and
+// link.ts.
 
-import type Docker from 'dockerode';
-import type { CallResult, NetworkFault, NetworkFaults } from '../stack/runtime.ts';
+import type { CallResult, LinkFaults, NetworkFault } from '../stack/runtime.ts';
 import { execIn } from './container-io.ts';
 import type { DockerStackView } from './stack-view.ts';
 import { shapeLink, unshapeLink } from './link.ts';
@@ -17,7 +16,7 @@ fetch(process.argv[1], { signal: AbortSignal.timeout(Number(process.argv[2])) })
   .catch((e) => console.log(JSON.stringify({ ok: false, error: String(e.cause?.code ?? e.name ?? e.message), ms: Date.now() - t0 })));
 `;
 
-export function dockerNetworkFaults(stack: DockerStackView): NetworkFaults {
+export function dockerLinkFaults(stack: DockerStackView): LinkFaults {
   const service = (name: string) => stack.service(name);
   return {
     async partition(a, b, o) {
@@ -62,32 +61,7 @@ export function dockerNetworkFaults(stack: DockerStackView): NetworkFaults {
         throw new Error(`call from ${from} to ${url} printed no result (exit ${r.code}): ${r.stderr.slice(0, 300)}`);
       }
     },
-    async memoryUsage(name) {
-      // A hive's memory is its machine's: its own container's and those of its workers' containers.
-      const containers = [service(name), ...stack.workerContainersOf(name).filter((w) => w.running())];
-      const each = await Promise.all(containers.map((c) => containerMemory(c.container, c.name)));
-      return each.reduce((a, b) => a + b, 0);
-    },
-    async waitForOom(name, timeoutMs, since) {
-      const e = await stack.waitForOom(name, timeoutMs, since);
-      return e
-        ? {
-            at: e.at,
-            detail: `engine "oom" event for container ${e.containerId.slice(0, 12)} (${e.service})`,
-            service: e.service,
-          }
-        : undefined;
-    },
   };
-}
-
-/** As `docker stats` counts it: the cgroup's usage less the page cache it could drop (v1: total_inactive_file or cache). */
-async function containerMemory(c: Docker.Container, name: string): Promise<number> {
-  const s = (await c.stats({ stream: false })) as { memory_stats?: { usage?: number; stats?: Record<string, number> } };
-  const m = s.memory_stats;
-  if (typeof m?.usage !== 'number') throw new Error(`the engine reports no memory usage for ${name}`);
-  const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? m.stats?.cache ?? 0;
-  return m.usage - cache;
 }
 
 function fault(description: string, healFn: () => Promise<string>): NetworkFault {

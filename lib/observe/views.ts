@@ -1,0 +1,70 @@
+// Every view the contract gives of one hive's or one worker's state, read at once, so that a scenario
+// judges a fault by all of them instead of the one it is named after: the queen's hive registry, its
+// system health and its metrics for a hive; the hive's worker list, its own health and metrics, and the
+// queen's worker list and system health for a worker. Each returns the views that disagree (empty: all agree).
+
+import { metricValue } from '../clients/metrics.ts';
+import type { Stack } from '../stack/stack.ts';
+
+export type HiveStatus = 'available' | 'unavailable';
+
+/** Views of a hive as the queen keeps it: registry, system health, `rbee_queen_hives` gauge. */
+export async function hiveViewProblems(stack: Stack, hive: string, want: HiveStatus): Promise<string[]> {
+  const problems: string[] = [];
+  const listed = await stack.queen.hives();
+  const entry = (listed.json?.nodes ?? []).find((n: { node_name: string }) => n.node_name === hive);
+  if (entry?.status !== want) problems.push(`queen registry lists ${hive} as ${entry?.status ?? '(absent)'}`);
+
+  const health = await stack.queen.systemHealth();
+  const h = (health.json?.hives ?? []).find((x: { node_name: string }) => x.node_name === hive);
+  if (h?.status !== want) problems.push(`queen system health lists ${hive} as ${h?.status ?? '(absent)'}`);
+  const reasons: string[] = health.json?.reasons ?? [];
+  const named = reasons.some((r) => r.includes(`hive ${hive} is unavailable`));
+  if (want === 'unavailable' && (health.json?.status === 'ok' || !named))
+    problems.push(`queen system health is ${health.json?.status} without naming ${hive} unavailable: ${reasons}`);
+  if (want === 'available' && named) problems.push(`queen system health still names ${hive} unavailable`);
+
+  const samples = (await stack.queen.metrics()).samples;
+  if (metricValue(samples, 'rbee_queen_hives', { status: want }) < 1)
+    problems.push(`rbee_queen_hives{status="${want}"} is 0`);
+  return problems;
+}
+
+/**
+ * Views of one worker: its hive's list, the hive's own health (degraded naming it while it is unhealthy)
+ * and `rbee_hive_workers` gauge, and the queen's worker list and system health (healthy flag).
+ */
+export async function workerViewProblems(
+  stack: Stack,
+  hive: string,
+  workerId: string,
+  want: 'idle' | 'unhealthy',
+): Promise<string[]> {
+  const problems: string[] = [];
+  const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
+  if (w?.state !== want) problems.push(`${hive}'s worker list has ${workerId} ${w?.state ?? '(absent)'}`);
+
+  const health = await stack.hive(hive).health();
+  const reasons: string[] = health.json?.reasons ?? [];
+  const named = reasons.some((r) => r.includes(workerId));
+  if (want === 'unhealthy' && (health.json?.status !== 'degraded' || !named))
+    problems.push(`${hive}'s health is ${health.json?.status} without naming ${workerId}: ${JSON.stringify(reasons)}`);
+  if (want !== 'unhealthy' && named) problems.push(`${hive}'s health still names ${workerId}: ${reasons}`);
+
+  const samples = (await stack.hive(hive).metrics()).samples;
+  if (metricValue(samples, 'rbee_hive_workers', { state: want }) < 1)
+    problems.push(`rbee_hive_workers{state="${want}"} on ${hive} is 0`);
+
+  const healthy = want !== 'unhealthy';
+  const queenList = await stack.queen.workers();
+  const q = (queenList.json?.workers ?? []).find((x: { worker_id: string }) => x.worker_id === workerId);
+  if (q?.healthy !== healthy)
+    problems.push(`the queen's worker list has ${workerId} healthy=${q?.healthy ?? '(absent)'}`);
+  const system = await stack.queen.systemHealth();
+  const sh = (system.json?.hives ?? [])
+    .flatMap((x: { workers?: Array<{ worker_id: string; healthy: boolean }> }) => x.workers ?? [])
+    .find((x: { worker_id: string }) => x.worker_id === workerId);
+  if (sh?.healthy !== healthy)
+    problems.push(`the queen's system health has ${workerId} healthy=${sh?.healthy ?? '(absent)'}`);
+  return problems;
+}
