@@ -41,6 +41,20 @@ export async function workerViewProblems(
   want: 'idle' | 'unhealthy',
 ): Promise<string[]> {
   const problems: string[] = [];
+  const healthy = want !== 'unhealthy';
+  // The queen's system health first: it probes the worker through the hive (slow while it is cut off),
+  // and the queen's registry, fed by the hive's heartbeats, is read after it.
+  const system = await stack.queen.systemHealth();
+  const queenList = await stack.queen.workers();
+  const q = (queenList.json?.workers ?? []).find((x: { worker_id: string }) => x.worker_id === workerId);
+  if (q?.healthy !== healthy)
+    problems.push(`the queen's worker list has ${workerId} ${q ? `${q.state}, healthy=${q.healthy}` : '(absent)'}`);
+  const sh = (system.json?.hives ?? [])
+    .flatMap((x: { workers?: Array<{ worker_id: string; healthy: boolean }> }) => x.workers ?? [])
+    .find((x: { worker_id: string }) => x.worker_id === workerId);
+  if (sh?.healthy !== healthy)
+    problems.push(`the queen's system health has ${workerId} healthy=${sh?.healthy ?? '(absent)'}`);
+
   const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === workerId);
   if (w?.state !== want) problems.push(`${hive}'s worker list has ${workerId} ${w?.state ?? '(absent)'}`);
 
@@ -55,16 +69,5 @@ export async function workerViewProblems(
   if (metricValue(samples, 'rbee_hive_workers', { state: want }) < 1)
     problems.push(`rbee_hive_workers{state="${want}"} on ${hive} is 0`);
 
-  const healthy = want !== 'unhealthy';
-  const queenList = await stack.queen.workers();
-  const q = (queenList.json?.workers ?? []).find((x: { worker_id: string }) => x.worker_id === workerId);
-  if (q?.healthy !== healthy)
-    problems.push(`the queen's worker list has ${workerId} healthy=${q?.healthy ?? '(absent)'}`);
-  const system = await stack.queen.systemHealth();
-  const sh = (system.json?.hives ?? [])
-    .flatMap((x: { workers?: Array<{ worker_id: string; healthy: boolean }> }) => x.workers ?? [])
-    .find((x: { worker_id: string }) => x.worker_id === workerId);
-  if (sh?.healthy !== healthy)
-    problems.push(`the queen's system health has ${workerId} healthy=${sh?.healthy ?? '(absent)'}`);
   return problems;
 }
