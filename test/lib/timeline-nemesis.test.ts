@@ -83,12 +83,10 @@ test('a killed worker is timed from the signal, not from when the signal returne
   let signalledAt = 0;
   const stack = {
     hive: () => ({ workers: async () => [{ worker_id: 'w-1', pid: 42, url: 'http://127.0.0.1:1' }] }),
-    service: () => ({
-      signalChild: async () => {
-        signalledAt = Date.now();
-        await new Promise((r) => setTimeout(r, 200)); // an exec in a container can take this long
-      },
-    }),
+    signalWorker: async () => {
+      signalledAt = Date.now();
+      await new Promise((r) => setTimeout(r, 200)); // an exec in a container can take this long
+    },
   };
   const r = await new Nemesis(stack as unknown as Stack).crashWorker('hive-a', 'w-1');
   assert.ok(r.appliedAt <= signalledAt, `applied at ${r.appliedAt}, signal sent at ${signalledAt}`);
