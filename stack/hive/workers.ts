@@ -640,25 +640,11 @@ export class WorkerManager {
         return;
       case 'idle':
       case 'busy': {
-        // Heartbeat silence is judged before probing, so a probe's timeout never delays the verdict.
+        // Heartbeat silence is judged on every pass; the /health probe runs beside it, so a probe that waits
+        // out its whole timeout (a cut-off worker) never holds the next verdict back.
         const silentMs = now - (e.info.last_heartbeat_ms ?? e.stateSinceMs);
-        let why: string | null = silentMs > c.workerHeartbeatTimeoutMs ? `no heartbeat for ${silentMs} ms` : null;
-        if (!why) {
-          const ok = await this.probe(e);
-          if (this.workers.get(e.info.worker_id) !== e || (e.info.state !== 'idle' && e.info.state !== 'busy')) return;
-          e.info.failed_health_checks = ok ? 0 : e.info.failed_health_checks + 1;
-          if (e.info.failed_health_checks >= MAX_FAILED_PROBES)
-            why = `${e.info.failed_health_checks} failed /health probes (last: ${e.lastProbeError ?? 'unknown'})`;
-        }
-        if (why) {
-          this.setState(e, 'unhealthy');
-          this.workerLog(e).warn(`worker unhealthy: ${why}`, {
-            event: 'worker.unhealthy',
-            reason: why,
-            failed_health_checks: e.info.failed_health_checks,
-          });
-          return;
-        }
+        if (silentMs > c.workerHeartbeatTimeoutMs) return this.markUnhealthy(e, `no heartbeat for ${silentMs} ms`);
+        if (!e.probing) void this.monitorProbe(e);
         if (e.info.state === 'busy') await this.checkLease(e);
         if (e.info.state === 'idle' && !e.info.external && Date.now() - e.lastUsedMs > c.workerIdleTimeoutMs) {
           this.workerLog(e).info('worker idle too long; stopping it', {
@@ -740,6 +726,32 @@ export class WorkerManager {
           : (err as Error).message;
       return false;
     }
+  }
+
+  /** The monitor's /health probe of an idle or busy worker: MAX_FAILED_PROBES failures in a row make it unhealthy. */
+  private async monitorProbe(e: Entry): Promise<void> {
+    e.probing = true;
+    try {
+      const ok = await this.probe(e);
+      if (this.workers.get(e.info.worker_id) !== e || (e.info.state !== 'idle' && e.info.state !== 'busy')) return;
+      e.info.failed_health_checks = ok ? 0 : e.info.failed_health_checks + 1;
+      if (e.info.failed_health_checks >= MAX_FAILED_PROBES)
+        this.markUnhealthy(
+          e,
+          `${e.info.failed_health_checks} failed /health probes (last: ${e.lastProbeError ?? 'unknown'})`,
+        );
+    } finally {
+      e.probing = false;
+    }
+  }
+
+  private markUnhealthy(e: Entry, why: string): void {
+    this.setState(e, 'unhealthy');
+    this.workerLog(e).warn(`worker unhealthy: ${why}`, {
+      event: 'worker.unhealthy',
+      reason: why,
+      failed_health_checks: e.info.failed_health_checks,
+    });
   }
 
   /** Deep health: probe every worker now (1 s each, in parallel). */

@@ -41,17 +41,23 @@ export async function callJson<T = any>(method: string, url: string, body: unkno
   const headers = downstreamHeaders(o);
   if (body !== undefined) headers['content-type'] = 'application/json';
   const timeout = o.timeoutMs ?? 10_000;
+  const signal = o.signal ?? AbortSignal.timeout(timeout);
   let res;
   try {
-    res = await request(url, {
+    const call = request(url, {
       method: method as never,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       dispatcher: agent,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      signal: o.signal ?? AbortSignal.timeout(timeout),
+      signal,
     });
+    // undici settles an aborted request only once a connect in progress ends (up to the agent's connect
+    // timeout, 2 s): to a peer whose packets are dropped that is twice a 1-s probe's bound. The caller's
+    // bound is kept by racing the signal; the call itself ends (and is ignored) when undici gets to it.
+    call.catch(() => {});
+    res = await Promise.race([call, abortOf(signal)]);
   } catch (e) {
     throw new DownstreamError(0, 'UNREACHABLE', `${method} ${url}: ${(e as Error).message}`);
   }
@@ -65,6 +71,14 @@ export async function callJson<T = any>(method: string, url: string, body: unkno
   if (res.statusCode >= 200 && res.statusCode < 300) return parsed as T;
   const code = parsed?.error?.code ?? `HTTP_${res.statusCode}`;
   throw new DownstreamError(res.statusCode, code, parsed?.error?.message ?? text.slice(0, 200), parsed);
+}
+
+/** Rejects with the signal's reason once it aborts. */
+function abortOf(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
 
 /** Streaming call (SSE relay): returns the undici response with its body unread. */
