@@ -3,6 +3,7 @@
 
 import { Agent, request } from 'undici';
 import { readSse, type SseEvent, type SseResult } from './sse.ts';
+import { conform, ErrorBodySchema } from '../contract/http.ts';
 
 export interface HttpResponse {
   status: number;
@@ -66,11 +67,15 @@ export class HttpClient {
       throw new Error(`${method} ${this.baseUrl}${path} failed: ${e.message}`);
     });
     const text = await res.body.text();
+    const json = tryJson(text);
+    // Contract §0: every non-2xx body is the error body (code, message, correlation id). Anything else is a
+    // violation of its own, whatever status the step expected.
+    if (res.statusCode >= 400) conform(`${method} ${this.baseUrl}${path} → ${res.statusCode}`, ErrorBodySchema, json);
     return {
       status: res.statusCode,
       headers: flatHeaders(res.headers),
       text,
-      json: tryJson(text),
+      json,
       ms: performance.now() - t0,
     };
   }
@@ -99,6 +104,8 @@ export class HttpClient {
     if (!String(headers['content-type'] ?? '').startsWith('text/event-stream')) {
       const text = await res.body.text();
       const error = { status: res.statusCode, headers, text, json: tryJson(text), ms: performance.now() - t0 };
+      if (res.statusCode >= 400)
+        conform(`${this.baseUrl}${path} (stream) → ${res.statusCode}`, ErrorBodySchema, error.json);
       return {
         status: res.statusCode,
         headers,

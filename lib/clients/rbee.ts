@@ -2,6 +2,7 @@
 // They return raw responses (status, body) so steps can assert on errors as well as on success.
 
 import { HttpClient, type CallOptions, type HttpResponse, type StreamResponse } from './http.ts';
+import { conform, HiveWorkerListSchema, type HiveWorker } from '../contract/http.ts';
 import type { SseEvent } from './sse.ts';
 import { parseMetrics, type Sample } from './metrics.ts';
 
@@ -16,18 +17,8 @@ export interface TaskRequest {
   [extra: string]: unknown;
 }
 
-export interface WorkerInfo {
-  worker_id: string;
-  url: string;
-  model_ref: string;
-  state: string;
-  pid: number | null;
-  restart_count: number;
-  external: boolean;
-  last_heartbeat_ms: number | null;
-  failed_health_checks: number;
-  [k: string]: unknown;
-}
+/** A worker as its hive lists it (contract §2), validated by lib/contract/http.ts. */
+export type WorkerInfo = HiveWorker;
 
 type StreamOptions = CallOptions & { onEvent?: (e: SseEvent) => void };
 
@@ -85,7 +76,7 @@ export class HiveClient extends ServiceClient {
   async workers(o?: CallOptions): Promise<WorkerInfo[]> {
     const r = await this.http.get('/v1/workers/list', o);
     if (r.status !== 200) throw new Error(`hive worker list answered ${r.status}: ${r.text.slice(0, 200)}`);
-    return r.json.workers as WorkerInfo[];
+    return conform(`GET ${this.url}/v1/workers/list`, HiveWorkerListSchema, r.json).workers;
   }
   spawn(model_ref: string, o?: CallOptions): Promise<HttpResponse> {
     return this.http.post('/v1/workers/spawn', { model_ref, backend: 'cpu', device: 0 }, o);
