@@ -9,6 +9,7 @@ import { loadConfig } from '../lib/config.ts';
 import { registerRun, unregisterRun } from '../lib/stack/reaper.ts';
 import { selectRuntime, sweepAll } from '../lib/stack/runtimes.ts';
 import { diagnosticsBundle } from '../lib/report/diagnostics.ts';
+import { logsProblems } from '../lib/contract/logs.ts';
 import { SVG, scenarioPictures } from '../lib/report/pictures.ts';
 import { captureSecrets } from '../lib/report/secret-capture.ts';
 import { BREAKDOWN_FILE, scenarioBreakdown } from '../lib/report/breakdown.ts';
@@ -119,6 +120,13 @@ After(async function (this: RbeeWorld, { result, pickle }) {
     });
     this.attach(bundle, { mediaType: 'text/plain', fileName: 'diagnostics.txt' });
   }
+  // Hold the stack to the contract's log vocabulary (lib/contract/logs.ts): read before teardown removes the files.
+  const contract = this.stack ? logsProblems(this.stack.logs() as unknown as Array<Record<string, unknown>>) : [];
+  if (contract.length)
+    this.attach(`log lines that violate the contract:\n${contract.join('\n')}`, {
+      mediaType: 'text/plain',
+      fileName: 'contract-violations.txt',
+    });
   if (this.stack && h.config.keep) {
     h.live.delete(this.stack); // left up on purpose; the next run (or --down) removes it
     const where = [...this.stack.running.services.values()].map((s) => `${s.name} ${s.url}`).join(', ');
@@ -140,4 +148,6 @@ After(async function (this: RbeeWorld, { result, pickle }) {
   });
   this.attach(JSON.stringify(breakdown), { mediaType: 'application/json', fileName: BREAKDOWN_FILE });
   if (healErrors.length) throw new Error(healErrors.join('; '));
+  if (contract.length && result?.status !== Status.FAILED)
+    throw new Error(`the services' log lines violate the contract: ${contract.join('; ')}`);
 });

@@ -5,6 +5,7 @@
 // list (§2), which almost every scenario reads.
 
 import { z } from 'zod';
+import { GiveUp } from '../observe/eventually.ts';
 
 /** Contract §0: every non-2xx body. */
 export const ErrorBodySchema = z.object({
@@ -46,14 +47,18 @@ export const HiveWorkerListSchema = z
 
 export type HiveWorker = z.infer<typeof HiveWorkerSchema>;
 
-/** An answer that does not match the contract: names the route, each wrong field, expected and got. */
-export class ContractViolation extends Error {
+/**
+ * An answer that does not match the contract: names the route, each wrong field, expected and got. A
+ * GiveUp: waiting cannot mend a build that answers wrongly, so `eventually` stops at once.
+ */
+export class ContractViolation extends GiveUp {
   override name = 'ContractViolation';
   constructor(
-    readonly route: string,
+    /** What broke it: "the answer to GET …/v1/workers/list", "the log of hive". */
+    readonly where: string,
     readonly issues: readonly string[],
   ) {
-    super(`contract violation in the answer to ${route}: ${issues.join('; ')}`);
+    super(`contract violation in ${where}: ${issues.join('; ')}`);
   }
 }
 
@@ -62,7 +67,7 @@ export function conform<T>(route: string, schema: z.ZodType<T>, body: unknown): 
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   throw new ContractViolation(
-    route,
+    `the answer to ${route}`,
     r.error.issues.map((i) => {
       const field = i.path.length ? i.path.join('.') : '(body)';
       const got = valueAt(body, i.path);

@@ -114,9 +114,12 @@ export const LOG_EVENTS: Readonly<Record<string, LogEventSpec>> = {
   'worker.stopping': { services: H, fields: ['worker_id'] },
   'worker.unhealthy': { services: H, fields: ['worker_id', 'reason'] },
   'workers.restored': { services: H },
-  // queen and worker
-  'job.cancelled': { services: ['queen', 'worker'], fields: ['job_id'] },
-  'job.failed': { services: ['queen', 'worker'], fields: ['job_id'] },
+  'circuit.open': { services: Q, fields: ['node_name'] },
+  'circuit.half_open': { services: Q, fields: ['node_name'] },
+  'circuit.closed': { services: Q, fields: ['node_name'] },
+  // queen and worker (the queen's "job not run" lines of a job refused before it had an id carry none)
+  'job.cancelled': { services: ['queen', 'worker'] },
+  'job.failed': { services: ['queen', 'worker'] },
   // worker
   'job.cancel_requested': { services: W, fields: ['job_id'] },
   'job.started': { services: W, fields: ['job_id', 'worker_id'] },
@@ -134,6 +137,11 @@ export const LOG_EVENTS: Readonly<Record<string, LogEventSpec>> = {
   'hub.faults_cleared': { services: HUB },
 };
 
+/** A declared event (or the harness's own secret-leak drill line, which is not the stack's). */
+export function isDeclaredEvent(event: string): boolean {
+  return event in LOG_EVENTS || event === 'selftest.leak';
+}
+
 /** What is wrong with one log line against the contract (empty: nothing). */
 export function logLineProblems(line: Record<string, unknown>): string[] {
   const parsed = LogLineSchema.safeParse(line);
@@ -147,4 +155,19 @@ export function logLineProblems(line: Record<string, unknown>): string[] {
     problems.push(`event "${event}" from ${parsed.data.service}, declared only for ${spec.services.join(', ')}`);
   for (const f of spec.fields ?? []) if (!(f in line)) problems.push(`event "${event}" without its field "${f}"`);
   return problems;
+}
+
+/**
+ * Every distinct problem in a stack's log lines, each with one example line (at most `max`). Lines the
+ * harness itself planted (the secret-leak drill of the report tests, event `selftest.leak`) are not the
+ * stack's and are left out.
+ */
+export function logsProblems(lines: ReadonlyArray<Record<string, unknown>>, max = 10): string[] {
+  const seen = new Map<string, string>();
+  for (const line of lines) {
+    if (line.event === 'selftest.leak') continue;
+    for (const p of logLineProblems(line)) if (!seen.has(p)) seen.set(p, JSON.stringify(line).slice(0, 240));
+    if (seen.size >= max) break;
+  }
+  return [...seen].map(([p, example]) => `${p} (e.g. ${example})`);
 }

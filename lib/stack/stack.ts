@@ -8,6 +8,8 @@ import { HiveClient, HubClient, QueenClient, WorkerClient, type WorkerInfo } fro
 import { eventually, GiveUp } from '../observe/eventually.ts';
 import { mergeTimeline, readLogLines, type LogLine } from '../observe/logs.ts';
 import { withCause } from '../observe/story.ts';
+import { ContractViolation } from '../contract/http.ts';
+import { isDeclaredEvent } from '../contract/logs.ts';
 import { makeSecrets, type StackSecrets } from './secrets.ts';
 import { WORKER_LOG_DIR } from './services.ts';
 import { serviceOf, type RunningStack, type Runtime, type ServiceHandle, type Signal } from './runtime.ts';
@@ -253,10 +255,20 @@ export class Stack {
     return w.pid !== null && (await this.service(hive).childAlive(w.pid));
   }
 
-  /** Every JSON log line the stack's services wrote (hives' lines include their workers'). */
+  /**
+   * Every JSON log line the stack's services wrote (hives' lines include their workers'). A line with an
+   * event the contract does not declare is a ContractViolation at once: a renamed event would otherwise be
+   * a wait that times out on a symptom.
+   */
   logs(service?: string): LogLine[] {
     const names = service ? [service] : [...this.running.services.keys()];
-    return names.flatMap((n) => serviceLogLines(this.service(n)));
+    const lines = names.flatMap((n) => serviceLogLines(this.service(n)));
+    const undeclared = lines.find((l) => l.event && !isDeclaredEvent(l.event));
+    if (undeclared)
+      throw new ContractViolation(`the log of ${undeclared.service}`, [
+        `event "${undeclared.event}" is not declared in lib/contract/logs.ts (line: ${JSON.stringify(undeclared).slice(0, 200)})`,
+      ]);
+    return lines;
   }
 
   async stop(): Promise<void> {

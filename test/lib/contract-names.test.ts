@@ -25,7 +25,7 @@ const features = files('features', '.feature');
 
 /** Event-like names in quotes: a known family, a dot, a lower-case name (file names such as hive.db aside). */
 const EVENT =
-  /['"`]((?:job|worker|workers|hive|heartbeat|shutdown|model|service|store|catalog|registry|queen|download|hub|auth)\.[a-z_]+(?:\.[a-z_]+)*)['"`]/g;
+  /['"`]((?:job|worker|workers|hive|heartbeat|shutdown|model|service|store|catalog|registry|queen|download|hub|auth|circuit)\.[a-z_]+(?:\.[a-z_]+)*)['"`]/g;
 const METRIC = /['"`]((?:rbee_[a-z_]+)|(?:process_[a-z_]+)|(?:nodejs_[a-z_]+))['"`]/g;
 
 function namesIn(list: string[], re: RegExp): Map<string, string> {
