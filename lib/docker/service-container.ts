@@ -14,7 +14,6 @@ import { engineMessage, isNotFound } from './engine.ts';
 
 /** A hive's in-container workers listen on these ports (when they run inside the hive's container). */
 export const WORKER_PORTS = '8100-8199';
-const STOP_TIMEOUT_S = 2;
 
 /** 137 → SIGKILL etc.: the engine only has the exit code; 128+n is how a signal death is reported. */
 function signalOfExitCode(code: number): string | null {
@@ -226,14 +225,16 @@ export class DockerServiceHandle implements ServiceHandle {
     return parts.join('; ');
   }
 
-  /** Unpause, stop (short timeout), remove; idempotent and fine on a never-started container. */
+  /** Unpause, kill, remove; idempotent and fine on a never-started container. */
   async remove(): Promise<void> {
     if (this.removed) return;
     this.removed = true;
     try {
       const st = (await this.container.inspect()).State;
       if (st.Paused) await this.container.unpause();
-      if (st.Running) await this.container.stop({ t: STOP_TIMEOUT_S }).catch(() => {});
+      // Nothing of the stack is observed any more (diagnostics come first): no grace period, which would
+      // only make every teardown wait for the services' own shutdown cascades.
+      if (st.Running) await this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
       await this.flushOutput();
       await this.container.remove({ force: true, v: true });
     } catch (e) {
