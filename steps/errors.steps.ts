@@ -4,6 +4,7 @@ import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { Job } from '../lib/clients/job.ts';
 import { refusalOf } from '../lib/clients/http.ts';
+import { conform, ErrorBodySchema } from '../lib/contract/http.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import type { TaskRequest } from '../lib/clients/rbee.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
@@ -138,7 +139,7 @@ Then(
     const r = answer(this);
     expect(r.status, `status (body ${r.text})`).to.equal(status);
     expect(r.json?.error?.code, `error code in ${r.text}`).to.equal(code);
-    const listed = (r.json.error.errors ?? []).map((e: any) => e.field);
+    const listed = (conform('the error body', ErrorBodySchema, r.json).error.errors ?? []).map((e) => e.field);
     expect([...listed].sort(), `fields listed in ${r.text}`).to.deep.equal(
       fields
         .split(',')

@@ -172,8 +172,7 @@ Then('within {int} seconds the queen no longer lists that worker', async functio
   const v = this.theVictim();
   await eventually(
     async () => {
-      const r = await stack.queen.workers();
-      const still = r.json.workers.find((w: any) => w.worker_id === v.workerId);
+      const still = (await stack.queen.workerList()).find((w) => w.worker_id === v.workerId);
       expect(still, `the queen still lists the killed worker ${v.workerId} (${JSON.stringify(still)})`).to.equal(
         undefined,
       );

@@ -17,16 +17,13 @@ async function expectSystemHealth(
   const stack = await world.theStack();
   await eventually(
     async () => {
-      const r = await stack.queen.systemHealth();
-      expect(r.status, r.text).to.equal(200);
-      expect(r.json.status, `system status in ${r.text}`).to.equal(status);
-      const h = r.json.hives.find((x: any) => x.node_name === hive);
-      expect(h, `hive ${hive} in ${r.text}`).to.include({ status: 'available', circuit: 'closed' });
-      expect(
-        h.workers.filter((w: any) => w.healthy === true).length,
-        `healthy workers of ${hive} in ${r.text}`,
-      ).to.equal(healthy);
-      expect(h.workers.length, `workers of ${hive}`).to.equal(healthy);
+      const view = await stack.queen.systemView();
+      const text = JSON.stringify(view);
+      expect(view.status, `system status in ${text}`).to.equal(status);
+      const h = view.hives.find((x) => x.node_name === hive);
+      expect(h, `hive ${hive} in ${text}`).to.include({ status: 'available', circuit: 'closed' });
+      expect(h!.workers.filter((w) => w.healthy).length, `healthy workers of ${hive} in ${text}`).to.equal(healthy);
+      expect(h!.workers.length, `workers of ${hive}`).to.equal(healthy);
     },
     { within: withinMs, what: `the queen's system health to be ${status} with ${healthy} healthy workers on ${hive}` },
   );
@@ -67,10 +64,10 @@ Then(
     const fault = this.theFault();
     await eventually(
       async () => {
-        const r = await stack.queen.systemHealth();
-        expect(r.json?.status, `system status in ${r.text}`).to.equal(status);
-        const w = r.json.hives.flatMap((h: any) => h.workers).find((x: any) => x.worker_id === workerId);
-        expect(w, `worker ${workerId} in ${r.text}`).to.include({ healthy: false });
+        const view = await stack.queen.systemView();
+        expect(view.status, `system status in ${JSON.stringify(view)}`).to.equal(status);
+        const w = view.hives.flatMap((h) => h.workers).find((x) => x.worker_id === workerId);
+        expect(w, `worker ${workerId} in ${JSON.stringify(view)}`).to.include({ healthy: false });
       },
       { within: this.withinOfLastFault(s), every: 100, what: `the system view to be ${status} naming ${workerId}` },
     );

@@ -14,6 +14,16 @@ import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import { expectNoProblems } from '../support/expect.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
+/** An SSE event's JSON payload (download progress, worker loading, inference events). */
+type EventData = {
+  stage?: string;
+  type?: string;
+  fraction?: number;
+  layers_loaded?: number;
+  layers_total?: number;
+  i?: number;
+};
+
 /** One long-running operation as observed: its id, its replies, and how to read stage and progress. */
 interface Operation {
   id: string;
@@ -22,8 +32,8 @@ interface Operation {
   events: SseEvent[];
   /** ms from the operation's first request to its terminal reply. */
   finishedMs?: number;
-  stage(e: any): string;
-  progress(e: any): number | undefined;
+  stage(e: EventData): string;
+  progress(e: EventData): number | undefined;
 }
 
 Given('workers take {int} ms to load a model', function (this: RbeeWorld, ms: number) {
@@ -47,7 +57,7 @@ When(
         idKey: 'download_id',
         startedAt,
         events: result.events,
-        stage: (e) => e.stage,
+        stage: (e) => String(e.stage),
         progress: (e) => e.fraction,
       };
     } else if (operation === 'worker load') {
@@ -70,8 +80,8 @@ When(
         idKey: 'worker_id',
         startedAt,
         events: result.events,
-        stage: (e) => e.stage,
-        progress: (e) => (e.stage === 'loading_to_vram' ? e.layers_loaded / e.layers_total : undefined),
+        stage: (e) => String(e.stage),
+        progress: (e) => (e.stage === 'loading_to_vram' ? e.layers_loaded! / e.layers_total! : undefined),
       };
     } else if (operation === 'inference job') {
       const max = 6;
@@ -82,8 +92,8 @@ When(
         idKey: 'job_id',
         startedAt,
         events: result.events,
-        stage: (e) => e.type,
-        progress: (e) => (e.type === 'token' ? (e.i + 1) / max : undefined),
+        stage: (e) => String(e.type),
+        progress: (e) => (e.type === 'token' ? (e.i! + 1) / max : undefined),
       };
     } else {
       throw new Error(`unknown operation "${operation}": model download, worker load or inference job`);
@@ -149,9 +159,9 @@ Given(
 When('the queen fails to reach {string} {int} time(s)', async function (this: RbeeWorld, hive: string, n: number) {
   const stack = await this.theStack();
   for (let i = 0; i < n; i++) {
-    const r = await stack.queen.systemHealth({ timeoutMs: 10_000 });
-    const h = r.json?.hives?.find((x: any) => x.node_name === hive);
-    expect(h, `the queen's system view: ${r.text}`).to.not.equal(undefined);
+    const view = await stack.queen.systemView({ timeoutMs: 10_000 });
+    const h = view.hives.find((x) => x.node_name === hive);
+    expect(h, `the queen's system view: ${JSON.stringify(view)}`).to.not.equal(undefined);
   }
 });
 
@@ -165,10 +175,10 @@ async function expectCircuit(
   const stack = await world.theStack();
   await eventually(
     async () => {
-      const r = await stack.queen.systemHealth({ timeoutMs: 5000 });
+      const view = await stack.queen.systemView({ timeoutMs: 5000 });
       expect(
-        r.json?.hives?.find((x: any) => x.node_name === hive)?.circuit,
-        `circuit of ${hive} in ${r.text}`,
+        view.hives.find((x) => x.node_name === hive)?.circuit,
+        `circuit of ${hive} in ${JSON.stringify(view)}`,
       ).to.equal(state);
       expect(
         metricValue((await stack.queen.metrics()).samples, 'rbee_queen_circuit_open', { node_name: hive }),

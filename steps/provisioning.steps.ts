@@ -12,9 +12,9 @@ Given(
   'the hive {string} does not have {string} in its catalog',
   async function (this: RbeeWorld, hive: string, model: string) {
     const stack = await this.theStack();
-    const models = (await stack.hive(hive).models()).json?.models ?? [];
+    const models = await stack.hive(hive).catalog();
     const entry = await stack.hub.model(model);
-    const refs = models.map((m: any) => m.model_ref);
+    const refs = models.map((m) => m.model_ref);
     for (const name of [entry.model_ref, ...entry.aliases]) expect(refs, `${hive}'s catalog`).to.not.include(name);
   },
 );
@@ -103,14 +103,14 @@ Then(
   async function (this: RbeeWorld, hive: string, model: string) {
     const stack = await this.theStack();
     const entry = await stack.hub.model(model);
-    const listed = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === model);
-    const all = ((await stack.hive(hive).models()).json?.models ?? []).map((m: any) => m.model_ref);
+    const listed = (await stack.hive(hive).catalog()).find((m) => m.model_ref === model);
+    const all = (await stack.hive(hive).catalog()).map((m) => m.model_ref);
     expect(
       listed,
       `${hive}'s catalog lists ${model} under its canonical ref (it lists: ${all.join(', ') || 'nothing'})`,
     ).to.not.equal(undefined);
-    expect(listed.sha256).to.equal(entry.sha256);
-    expect(listed.size_bytes).to.equal(entry.size_bytes);
+    expect(listed!.sha256).to.equal(entry.sha256);
+    expect(listed!.size_bytes).to.equal(entry.size_bytes);
   },
 );
 

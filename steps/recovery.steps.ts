@@ -10,6 +10,7 @@ import { checkCompletedStream } from '../lib/checks/stream.ts';
 import { eventually } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import { orSkip } from '../support/skip.ts';
+import type { Stack } from '../lib/stack/stack.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
 Given('the hive {string} restarts crashed workers', function (this: RbeeWorld, hive: string) {
@@ -59,7 +60,7 @@ Given("a snapshot of the queen's worker list", async function (this: RbeeWorld) 
       )
         .flat()
         .sort((a, b) => a.worker_id.localeCompare(b.worker_id));
-      const ws = queenView((await stack.queen.workers()).json);
+      const ws = await queenView(stack);
       expect(ws, "the queen's view vs the hives' lists").to.deep.equal(fromHives);
       return ws;
     },
@@ -68,17 +69,17 @@ Given("a snapshot of the queen's worker list", async function (this: RbeeWorld) 
   this.remembered.set('queen workers', list);
 });
 
-function queenView(body: any): Array<{ worker_id: string; node: string; state: string }> {
-  return (body?.workers ?? [])
-    .map((w: any) => ({ worker_id: w.worker_id, node: w.node, state: w.state }))
-    .sort((a: any, b: any) => a.worker_id.localeCompare(b.worker_id));
+async function queenView(stack: Stack): Promise<Array<{ worker_id: string; node: string; state: string }>> {
+  return (await stack.queen.workerList())
+    .map((w) => ({ worker_id: w.worker_id, node: w.node, state: w.state }))
+    .sort((a, b) => a.worker_id.localeCompare(b.worker_id));
 }
 
 Then("within {int} seconds the queen's worker list is the same as before", async function (this: RbeeWorld, s: number) {
   const stack = await this.theStack();
   await eventually(
     async () => {
-      expect(queenView((await stack.queen.workers()).json)).to.deep.equal(this.recall('queen workers'));
+      expect(await queenView(stack)).to.deep.equal(this.recall('queen workers'));
     },
     { within: this.withinOfLastFault(s), what: 'the queen to list the same workers as before its restart' },
   );
@@ -144,7 +145,7 @@ Given('the hive {string} has downloaded {int} models', async function (this: Rbe
   for (const m of models) expect((await stack.hive(hive).download(m.model_ref)).status).to.equal(200);
   await eventually(
     async () => {
-      const listed = ((await stack.hive(hive).models()).json?.models ?? []).map((m: any) => m.model_ref);
+      const listed = (await stack.hive(hive).catalog()).map((m) => m.model_ref);
       expect(listed).to.include.members(models.map((m) => m.model_ref));
     },
     { within: 30_000, what: `${hive}'s catalog to list ${n} models` },
@@ -184,7 +185,7 @@ Then('the hive {string} can still provision {string}', async function (this: Rbe
   expect(r.status, r.text).to.equal(200);
   await eventually(
     async () => {
-      const listed = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === model);
+      const listed = (await stack.hive(hive).catalog()).find((m) => m.model_ref === model);
       expect(listed?.sha256, `${model} in ${hive}'s catalog`).to.equal(entry.sha256);
     },
     { within: 20_000, what: `${hive} to provision ${model}` },

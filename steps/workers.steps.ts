@@ -12,8 +12,8 @@ Given('the hive {string} has the default model in its catalog', async function (
   expect(r.status, `download request: ${r.text}`).to.equal(200);
   await eventually(
     async () => {
-      const models = (await stack.hive(hive).models()).json?.models ?? [];
-      expect(models.map((m: any) => m.model_ref)).to.include(DEFAULT_MODEL);
+      const models = await stack.hive(hive).catalog();
+      expect(models.map((m) => m.model_ref)).to.include(DEFAULT_MODEL);
     },
     { within: 15_000, what: `${hive}'s catalog to list ${DEFAULT_MODEL}` },
   );
@@ -26,13 +26,13 @@ Then('the hive {string} lists no workers', async function (this: RbeeWorld, hive
 
 async function startExternalWorker(world: RbeeWorld, workerId: string, hive: string, token?: string) {
   const stack = await world.theStack();
-  const entry = ((await stack.hive(hive).models()).json?.models ?? []).find((m: any) => m.model_ref === DEFAULT_MODEL);
+  const entry = (await stack.hive(hive).catalog()).find((m) => m.model_ref === DEFAULT_MODEL);
   expect(entry, `${hive}'s catalog lists ${DEFAULT_MODEL}`).to.not.equal(undefined);
   return stack.running.startExternalWorker({
     workerId,
     hive,
     modelRef: DEFAULT_MODEL,
-    hiveModelPath: entry.local_path,
+    hiveModelPath: entry!.local_path,
     token,
   });
 }
@@ -130,10 +130,9 @@ Then(
     const bound = stack.spec.timings.heartbeatIntervalMs * 2 + 1000;
     await eventually(
       async () => {
-        const r = await stack.queen.workers();
-        expect(r.status).to.equal(200);
-        const w = r.json.workers.find((x: any) => x.worker_id === workerId);
-        expect(w, `queen's worker list: ${r.text}`).to.include({ node: hive, state: 'idle' });
+        const list = await stack.queen.workerList();
+        const w = list.find((x) => x.worker_id === workerId);
+        expect(w, `queen's worker list: ${JSON.stringify(list)}`).to.include({ node: hive, state: 'idle' });
       },
       { within: bound, what: `the queen to list ${workerId} on ${hive} (two heartbeat intervals + 1 s)` },
     );

@@ -2,7 +2,20 @@
 // They return raw responses (status, body) so steps can assert on errors as well as on success.
 
 import { HttpClient, type CallOptions, type HttpResponse, type StreamResponse } from './http.ts';
-import { conform, HiveWorkerListSchema, type HiveWorker } from '../contract/http.ts';
+import {
+  CatalogSchema,
+  conform,
+  HiveWorkerListSchema,
+  QueenHiveListSchema,
+  QueenWorkerListSchema,
+  SystemHealthSchema,
+  type CatalogModel,
+  type HiveWorker,
+  type QueenHive,
+  type QueenWorker,
+  type SystemHealth,
+} from '../contract/http.ts';
+import type { z } from 'zod';
 import type { SseEvent } from './sse.ts';
 import { parseMetrics, type Sample } from './metrics.ts';
 
@@ -40,6 +53,12 @@ class ServiceClient {
   shutdown(o?: CallOptions): Promise<HttpResponse> {
     return this.http.post('/v1/admin/shutdown', {}, o);
   }
+
+  /** A 200's body as the contract's schema types it; another status is an error naming the answer. */
+  protected typed<S extends z.ZodTypeAny>(method: string, path: string, schema: S, r: HttpResponse): z.infer<S> {
+    if (r.status !== 200) throw new Error(`${method} ${this.url}${path} answered ${r.status}: ${r.text.slice(0, 200)}`);
+    return conform(`${method} ${this.url}${path}`, schema, r.json) as z.infer<S>;
+  }
 }
 
 export class QueenClient extends ServiceClient {
@@ -54,6 +73,16 @@ export class QueenClient extends ServiceClient {
   }
   hives(o?: CallOptions): Promise<HttpResponse> {
     return this.http.get('/v2/registry/beehives/list', o);
+  }
+  /** The system view (§1), typed; a 200 that does not match is a ContractViolation. */
+  async systemView(o?: CallOptions): Promise<SystemHealth> {
+    return this.typed('GET', '/v2/health', SystemHealthSchema, await this.systemHealth(o));
+  }
+  async hiveList(o?: CallOptions): Promise<QueenHive[]> {
+    return this.typed('GET', '/v2/registry/beehives/list', QueenHiveListSchema, await this.hives(o)).nodes;
+  }
+  async workerList(o?: CallOptions): Promise<QueenWorker[]> {
+    return this.typed('GET', '/v2/workers/list', QueenWorkerListSchema, await this.workers(o)).workers;
   }
   addHive(node_name: string, url: string, o?: CallOptions): Promise<HttpResponse> {
     return this.http.post('/v2/registry/beehives/add', { node_name, url }, o);
@@ -74,9 +103,8 @@ export class HiveClient extends ServiceClient {
     return this.http.get(deep ? '/v1/health?deep=1' : '/v1/health');
   }
   async workers(o?: CallOptions): Promise<WorkerInfo[]> {
-    const r = await this.http.get('/v1/workers/list', o);
-    if (r.status !== 200) throw new Error(`hive worker list answered ${r.status}: ${r.text.slice(0, 200)}`);
-    return conform(`GET ${this.url}/v1/workers/list`, HiveWorkerListSchema, r.json).workers;
+    return this.typed('GET', '/v1/workers/list', HiveWorkerListSchema, await this.http.get('/v1/workers/list', o))
+      .workers;
   }
   spawn(model_ref: string, o?: CallOptions): Promise<HttpResponse> {
     return this.http.post('/v1/workers/spawn', { model_ref, backend: 'cpu', device: 0 }, o);
@@ -89,6 +117,10 @@ export class HiveClient extends ServiceClient {
   }
   models(): Promise<HttpResponse> {
     return this.http.get('/v1/models');
+  }
+  /** The catalog (§2), typed. */
+  async catalog(): Promise<CatalogModel[]> {
+    return this.typed('GET', '/v1/models', CatalogSchema, await this.models()).models;
   }
   download(model_ref: string, o?: CallOptions): Promise<HttpResponse> {
     return this.http.post('/v1/models/download', { model_ref }, o);

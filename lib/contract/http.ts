@@ -16,6 +16,10 @@ export const ErrorBodySchema = z.object({
       correlation_id: z.string().min(1),
       retryable: z.boolean().optional(),
       retry_after_ms: z.number().optional(),
+      /** 400 VALIDATION_FAILED: every failing field. */
+      errors: z
+        .array(z.object({ field: z.string(), constraint: z.string(), message: z.string() }).passthrough())
+        .optional(),
     })
     .passthrough(),
 });
@@ -46,6 +50,69 @@ export const HiveWorkerListSchema = z
   .passthrough();
 
 export type HiveWorker = z.infer<typeof HiveWorkerSchema>;
+
+/** Contract §2: GET /v1/models, the hive's catalog. */
+export const CatalogSchema = z
+  .object({
+    models: z.array(
+      z
+        .object({ model_ref: z.string(), local_path: z.string(), size_bytes: z.number(), sha256: z.string() })
+        .passthrough(),
+    ),
+  })
+  .passthrough();
+export type CatalogModel = z.infer<typeof CatalogSchema>['models'][number];
+
+const HiveStatusSchema = z.enum(['available', 'unavailable']);
+const CircuitSchema = z.enum(['closed', 'open', 'half_open']);
+
+/** Contract §1: GET /v2/registry/beehives/list. */
+export const QueenHiveListSchema = z
+  .object({
+    nodes: z.array(
+      z
+        .object({
+          node_name: z.string(),
+          url: z.string(),
+          status: HiveStatusSchema,
+          circuit: CircuitSchema,
+          last_heartbeat_ms: z.number().nullable(),
+        })
+        .passthrough(),
+    ),
+  })
+  .passthrough();
+export type QueenHive = z.infer<typeof QueenHiveListSchema>['nodes'][number];
+
+/** Contract §1: GET /v2/workers/list (workers of available hives). */
+export const QueenWorkerListSchema = z
+  .object({
+    workers: z.array(
+      z.object({ worker_id: z.string(), node: z.string(), state: z.string(), healthy: z.boolean() }).passthrough(),
+    ),
+  })
+  .passthrough();
+export type QueenWorker = z.infer<typeof QueenWorkerListSchema>['workers'][number];
+
+/** Contract §1: GET /v2/health, the system view. */
+export const SystemHealthSchema = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'down']),
+    reasons: z.array(z.string()),
+    hives: z.array(
+      z
+        .object({
+          node_name: z.string(),
+          status: HiveStatusSchema,
+          circuit: CircuitSchema,
+          reasons: z.array(z.string()),
+          workers: z.array(z.object({ worker_id: z.string(), state: z.string(), healthy: z.boolean() }).passthrough()),
+        })
+        .passthrough(),
+    ),
+  })
+  .passthrough();
+export type SystemHealth = z.infer<typeof SystemHealthSchema>;
 
 /**
  * An answer that does not match the contract: names the route, each wrong field, expected and got. A

@@ -11,17 +11,15 @@ export type HiveStatus = 'available' | 'unavailable';
 /** Views of a hive as the queen keeps it: registry, system health, `rbee_queen_hives` gauge. */
 export async function hiveViewProblems(stack: Stack, hive: string, want: HiveStatus): Promise<string[]> {
   const problems: string[] = [];
-  const listed = await stack.queen.hives();
-  const entry = (listed.json?.nodes ?? []).find((n: { node_name: string }) => n.node_name === hive);
+  const entry = (await stack.queen.hiveList()).find((n) => n.node_name === hive);
   if (entry?.status !== want) problems.push(`queen registry lists ${hive} as ${entry?.status ?? '(absent)'}`);
 
-  const health = await stack.queen.systemHealth();
-  const h = (health.json?.hives ?? []).find((x: { node_name: string }) => x.node_name === hive);
+  const health = await stack.queen.systemView();
+  const h = health.hives.find((x) => x.node_name === hive);
   if (h?.status !== want) problems.push(`queen system health lists ${hive} as ${h?.status ?? '(absent)'}`);
-  const reasons: string[] = health.json?.reasons ?? [];
-  const named = reasons.some((r) => r.includes(`hive ${hive} is unavailable`));
-  if (want === 'unavailable' && (health.json?.status === 'ok' || !named))
-    problems.push(`queen system health is ${health.json?.status} without naming ${hive} unavailable: ${reasons}`);
+  const named = health.reasons.some((r) => r.includes(`hive ${hive} is unavailable`));
+  if (want === 'unavailable' && (health.status === 'ok' || !named))
+    problems.push(`queen system health is ${health.status} without naming ${hive} unavailable: ${health.reasons}`);
   if (want === 'available' && named) problems.push(`queen system health still names ${hive} unavailable`);
 
   const samples = (await stack.queen.metrics()).samples;
@@ -44,14 +42,11 @@ export async function workerViewProblems(
   const healthy = want !== 'unhealthy';
   // The queen's system health first: it probes the worker through the hive (slow while it is cut off),
   // and the queen's registry, fed by the hive's heartbeats, is read after it.
-  const system = await stack.queen.systemHealth();
-  const queenList = await stack.queen.workers();
-  const q = (queenList.json?.workers ?? []).find((x: { worker_id: string }) => x.worker_id === workerId);
+  const system = await stack.queen.systemView();
+  const q = (await stack.queen.workerList()).find((x) => x.worker_id === workerId);
   if (q?.healthy !== healthy)
     problems.push(`the queen's worker list has ${workerId} ${q ? `${q.state}, healthy=${q.healthy}` : '(absent)'}`);
-  const sh = (system.json?.hives ?? [])
-    .flatMap((x: { workers?: Array<{ worker_id: string; healthy: boolean }> }) => x.workers ?? [])
-    .find((x: { worker_id: string }) => x.worker_id === workerId);
+  const sh = system.hives.flatMap((x) => x.workers).find((x) => x.worker_id === workerId);
   if (sh?.healthy !== healthy)
     problems.push(`the queen's system health has ${workerId} healthy=${sh?.healthy ?? '(absent)'}`);
 
