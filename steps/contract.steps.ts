@@ -1,7 +1,7 @@
 // Fuzzing the public routes with generated invalid requests (lib/contract/fuzz.ts): every answer must be
 // the contract's error for that request, and nothing in the stack may change.
 
-import { Then, When } from '@cucumber/cucumber';
+import { Then } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { metricValue } from '../lib/clients/metrics.ts';
@@ -25,48 +25,49 @@ async function stateOf(stack: Stack) {
   };
 }
 
-When('{int} generated invalid requests are sent to the public routes', async function (this: RbeeWorld, runs: number) {
-  const stack = await this.theStack();
-  const [worker] = await stack.workersOf('hive-a');
-  const clients = { queen: stack.queen.http, hive: stack.hive('hive-a').http, worker: stack.worker(worker!.url).http };
-  this.remembered.set('state before fuzzing', await stateOf(stack));
-  let n = 0;
-  const send = async (c: FuzzCase) => {
-    const correlationId = `fuzz-${++n}`;
-    const r = await clients[c.route.service].call('POST', c.route.path, c.body, {
-      headers: { 'x-correlation-id': correlationId },
-      ...(c.raw !== undefined ? { rawBody: c.raw } : {}),
-      ...(c.wrongToken ? { bearer: 'not-the-service-token' } : {}),
-    });
-    return { status: r.status, json: r.json, correlationId };
-  };
-  const seed = harness().config.seed;
-  try {
-    await fc.assert(
-      fc.asyncProperty(fuzzCases(fuzzRoutes(DEFAULT_MODEL)), async (c) => {
-        const problems = fuzzAnswerProblems(c, await send(c));
-        if (problems.length)
-          throw new Error(`${c.route.service} POST ${c.route.path} (${c.mutation}): ${problems.join('; ')}`);
-      }),
-      { seed, numRuns: runs },
-    );
-    this.remembered.set('fuzz failure', undefined);
-  } catch (e) {
-    // fast-check's report: the seed and path that replay it, the shrunk counterexample, the first error.
-    this.remembered.set('fuzz failure', `${(e as Error).message}\n(replay: RBEE_SEED=${seed})`);
-  }
-  this.attach(`${n} requests sent (fast-check seed ${seed}, ${runs} runs plus shrinking)`, 'text/plain');
-});
-
 Then(
-  "each got the contract's error for it: status, code, every failing field and its correlation id, never a 5xx",
-  function (this: RbeeWorld) {
-    const failure = this.recall<string | undefined>('fuzz failure');
-    if (failure) throw new Error(`a generated invalid request was answered against the contract: ${failure}`);
+  "each of {int} generated invalid requests to the public routes gets the contract's error: status, code, every failing field and its correlation id, never a 5xx",
+  async function (this: RbeeWorld, runs: number) {
+    const stack = await this.theStack();
+    const [worker] = await stack.workersOf('hive-a');
+    const clients = {
+      queen: stack.queen.http,
+      hive: stack.hive('hive-a').http,
+      worker: stack.worker(worker!.url).http,
+    };
+    this.remembered.set('state before fuzzing', await stateOf(stack));
+    let n = 0;
+    const send = async (c: FuzzCase) => {
+      const correlationId = `fuzz-${++n}`;
+      const r = await clients[c.route.service].call('POST', c.route.path, c.body, {
+        headers: { 'x-correlation-id': correlationId },
+        ...(c.raw !== undefined ? { rawBody: c.raw } : {}),
+        ...(c.wrongToken ? { bearer: 'not-the-service-token' } : {}),
+      });
+      return { status: r.status, json: r.json, correlationId };
+    };
+    const seed = harness().config.seed;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fuzzCases(fuzzRoutes(DEFAULT_MODEL)), async (c) => {
+          const problems = fuzzAnswerProblems(c, await send(c));
+          if (problems.length)
+            throw new Error(`${c.route.service} POST ${c.route.path} (${c.mutation}): ${problems.join('; ')}`);
+        }),
+        { seed, numRuns: runs },
+      );
+    } catch (e) {
+      // fast-check's report: the problem, the shrunk counterexample, the seed and path that replay it.
+      throw new Error(
+        `a generated invalid request was answered against the contract: ${fuzzFailure(e as Error)} (replay: RBEE_SEED=${seed})`,
+      );
+    } finally {
+      this.attach(`${n} requests sent (fast-check seed ${seed}, ${runs} runs plus shrinking)`, 'text/plain');
+    }
   },
 );
 
-Then('the fuzzing changed nothing: no job ran and no worker was spawned or removed', async function (this: RbeeWorld) {
+Then('since then no job ran and no worker was spawned or removed', async function (this: RbeeWorld) {
   const before = this.recall<Awaited<ReturnType<typeof stateOf>>>('state before fuzzing');
   expect(await stateOf(await this.theStack()), 'jobs run and workers, before and after fuzzing').to.deep.equal(before);
 });

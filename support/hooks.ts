@@ -121,7 +121,7 @@ After(async function (this: RbeeWorld, { result, pickle }) {
     this.attach(bundle, { mediaType: 'text/plain', fileName: 'diagnostics.txt' });
   }
   // Hold the stack to the contract's log vocabulary (lib/contract/logs.ts): read before teardown removes the files.
-  const contract = this.stack ? logsProblems(this.stack.logs() as unknown as Array<Record<string, unknown>>) : [];
+  const contract = this.stack ? logsProblems(this.stack.logLines()) : [];
   if (contract.length)
     this.attach(`log lines that violate the contract:\n${contract.join('\n')}`, {
       mediaType: 'text/plain',

@@ -6,6 +6,7 @@
 // step that waits in vain.
 
 import { z } from 'zod';
+import { ContractViolation } from './http.ts';
 
 export const SERVICES = ['queen', 'hive', 'worker', 'hub'] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -142,6 +143,20 @@ export function isDeclaredEvent(event: string): boolean {
   return event in LOG_EVENTS || event === 'selftest.leak';
 }
 
+/** The lines, once none carries an undeclared event; else a ContractViolation naming the first. Cheap: no schema. */
+export function assertDeclaredEvents<L extends { event?: string; service: string }>(lines: L[]): L[] {
+  const undeclared = lines.find((l) => l.event && !isDeclaredEvent(l.event));
+  if (undeclared)
+    throw new ContractViolation(`the log of ${undeclared.service}`, [
+      `${undeclaredEvent(undeclared.event!)} (line: ${JSON.stringify(undeclared).slice(0, 200)})`,
+    ]);
+  return lines;
+}
+
+function undeclaredEvent(event: string): string {
+  return `event "${event}" is not declared in lib/contract/logs.ts`;
+}
+
 /** What is wrong with one log line against the contract (empty: nothing). */
 export function logLineProblems(line: Record<string, unknown>): string[] {
   const parsed = LogLineSchema.safeParse(line);
@@ -149,7 +164,7 @@ export function logLineProblems(line: Record<string, unknown>): string[] {
   const event = parsed.data.event;
   if (event === undefined) return [];
   const spec = LOG_EVENTS[event];
-  if (!spec) return [`event "${event}" is not declared in lib/contract/logs.ts`];
+  if (!spec) return [undeclaredEvent(event)];
   const problems: string[] = [];
   if (!spec.services.includes(parsed.data.service))
     problems.push(`event "${event}" from ${parsed.data.service}, declared only for ${spec.services.join(', ')}`);

@@ -206,17 +206,16 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
   }
 
   private reconcilerFor(hive: ServicePlan): WorkerContainers {
-    const stack = this;
     const w = new WorkerContainers(
       {
         dockerClient: this.d,
         networkName: this.networkName,
         containerOptions: (name, memory) => this.hardened(name, serviceUser().user, memory),
         hiveUrl: (h) => {
-          const s = stack.services.get(h);
+          const s = this.services.get(h);
           return s?.ip && s.running() ? s.url : undefined;
         },
-        hiveDataDir: (h) => stack.service(h).dataDir,
+        hiveDataDir: (h) => this.service(h).dataDir,
         dataMount: DATA_DIR,
         token: hive.env.LLORCH_API_TOKEN,
         // A hive's memory limit is its machine's: each of its workers' containers gets it too.
@@ -383,11 +382,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
     return s;
   }
 
-  /** OOM kills the engine reported for `service` (or a worker container of that hive) since `since` (ms epoch). */
-  oomEvents(service: string, since = 0) {
-    return this.oom?.forService(service, since) ?? [];
-  }
-
+  /** The first OOM kill the engine reports for `service` (or a worker container of that hive) since `since`. */
   waitForOom(service: string, timeoutMs: number, since = 0) {
     if (!this.oom) return Promise.resolve(undefined);
     return this.oom.waitFor(service, timeoutMs, since);

@@ -70,19 +70,16 @@ export interface LaunchStatus {
   error?: string;
 }
 
+/** A worker the hive asked for: its signals wait in the request until the launcher delivers them. */
 class RequestedWorker extends EventEmitter implements WorkerChild {
   pid: number | undefined;
-  constructor(
-    readonly request: LaunchRequest,
-    private readonly onKill: () => void,
-  ) {
+  constructor(readonly request: LaunchRequest) {
     super();
   }
 
   kill(sig: NodeJS.Signals): boolean {
     this.request.signal = sig;
     this.request.signals_sent++;
-    this.onKill();
     return true;
   }
 }
@@ -100,8 +97,6 @@ function workerEnv(token: string | undefined): Record<string, string> {
 export class RequestLauncher implements WorkerLauncher {
   readonly kind = 'request' as const;
   private readonly requests = new Map<string, RequestedWorker>();
-  /** Called when the list changes, so a launcher that long-polls can be answered at once. */
-  onChange: () => void = () => {};
 
   constructor(private readonly token: string | undefined) {}
 
@@ -128,9 +123,8 @@ export class RequestLauncher implements WorkerLauncher {
       signals_sent: 0,
       observed: 'requested',
     };
-    const w = new RequestedWorker(request, () => this.onChange());
+    const w = new RequestedWorker(request);
     this.requests.set(workerId, w);
-    this.onChange();
     return w;
   }
 
@@ -150,7 +144,6 @@ export class RequestLauncher implements WorkerLauncher {
       return true;
     }
     this.requests.delete(s.worker_id);
-    this.onChange();
     if (s.state === 'failed') {
       w.emit('error', new Error(s.error ?? 'the launcher could not start it'));
     } else {

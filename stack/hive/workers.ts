@@ -236,20 +236,26 @@ export class WorkerManager {
       if (child.pid === undefined) gone(null, null, err);
       else log.warn('worker process error', { ...fields, event: 'worker.process_error', err: String(err) });
     });
-    const spawned = (notify: boolean) => {
+    // Logged once the worker runs: at once for a process, on the launcher's report for a request. A worker
+    // adopted after a hive restart (not loading) is not spawned again: only its pid is confirmed.
+    const spawned = () => {
       if (e.child !== child) return;
       e.info.pid = child.pid ?? null;
+      if (e.info.state !== 'loading') return;
       log.info('worker spawned', {
         ...fields,
         event: 'worker.spawned',
         pid: child.pid,
         restart_count: e.info.restart_count,
       });
-      if (notify) this.changed(e);
     };
-    if (child.pid !== undefined && this.launcher.kind === 'process') spawned(false);
-    else if (this.launcher.kind === 'request' && e.info.state === 'loading') child.once('spawn', () => spawned(true));
-    else child.once('spawn', () => e.child === child && (e.info.pid = child.pid ?? e.info.pid));
+    if (this.launcher.kind === 'process') {
+      if (child.pid !== undefined) spawned();
+    } else
+      child.once('spawn', () => {
+        spawned();
+        this.changed(e);
+      });
   }
 
   /** A child ended: a requested stop → removed; otherwise a crash (restarted under on-crash). */
