@@ -264,21 +264,28 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
     return { hive, worker, note: `${label} → ${worker.worker_id}` };
   };
 
-  // In the docker runtime a hive's workers live in its container, so a hive crash or restart takes them
-  // along and the hive comes back empty (in the process runtime they outlive it, and the hive must find
-  // them again: topping up there would hide a hive that forgets its workers). Like a crashed worker's, the
-  // topology is restored once the hive is back, so later faults and convergence see the stack asked for.
-  // The same holds in any runtime for a hive whose database (catalog and worker registry) a corrupt-catalog
-  // fault destroyed earlier: restarted, it cannot know its workers any more (data loss is the point).
+  // Where a hive's workers die with it (workers inside its container), a hive crash or restart takes them
+  // along and the hive comes back empty; the topology is restored once the hive is back, so later faults
+  // and convergence see the stack asked for. The same holds for a hive whose database (catalog and worker
+  // registry) a corrupt-catalog fault destroyed earlier: restarted, it cannot know its workers any more.
+  // Where workers outlive their hive, the hive must find them again, and a worker it forgot is never
+  // replaced (that would hide the bug: convergence then fails naming the hive). Only workers the hive
+  // itself says it removed after the fault (a `worker.removed` line with its reason: unreachable after the
+  // restart, unhealthy too long) are replaced, as the contract lets it remove them.
   const corrupted = new Set<string>();
-  const refillHive = async (hive: string): Promise<string> => {
+  const refillHive = async (hive: string, since: number): Promise<string> => {
     const want = stack.spec.hives.find((h) => h.name === hive);
-    const why = !stack.running.workersOutliveHive
+    if (!respawn || !want) return '';
+    let why = !stack.running.workersOutliveHive
       ? 'they died with it'
       : corrupted.has(hive)
         ? 'its worker registry was lost with its corrupted database'
         : undefined;
-    if (!respawn || !want || !why) return '';
+    if (!why) {
+      const removed = removalsSince(stack, hive, since);
+      if (!removed.length) return '';
+      why = `it removed ${removed.join(', ')}`;
+    }
     const spawned = await topUp(stack, hive, want.workers, want.model);
     return spawned ? `; ${spawned} worker(s) spawned again on ${hive} (${why})` : '';
   };
@@ -287,7 +294,7 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
     actualTarget: hive,
     heal: async () => {
       if (undo) await nemesis.heal(record);
-      const check = (record.healCheck ?? (undo ? 'healed' : 'back')) + (await refillHive(hive));
+      const check = (record.healCheck ?? (undo ? 'healed' : 'back')) + (await refillHive(hive, record.appliedAt));
       record.healCheck = check;
       return check;
     },
@@ -429,7 +436,13 @@ async function replaceCrashed(
   model: string,
   respawn: boolean,
 ): Promise<string> {
-  const again = (await stack.hive(hive).workers()).find((w) => w.worker_id === workerId && w.state !== 'crashed');
+  // The hive may be down itself (a hive fault overlapping this one): wait until it answers again.
+  const listed = await eventually(() => stack.hive(hive).workers(), {
+    within: 20_000,
+    every: 200,
+    what: `${hive} to answer its worker list`,
+  });
+  const again = listed.find((w) => w.worker_id === workerId && w.state !== 'crashed');
   if (again) return `the hive restarted ${workerId} (state ${again.state})`;
   if (!respawn) return `${workerId} stays gone (no replacement asked for)`;
   try {
@@ -445,6 +458,14 @@ async function replaceCrashed(
 }
 
 const SERVING = new Set(['idle', 'busy', 'loading']);
+
+/** The workers `hive` logged it removed since `since` (epoch ms), each with its reason. */
+function removalsSince(stack: Stack, hive: string, since: number): string[] {
+  return stack
+    .logs(hive)
+    .filter((l) => l.service === 'hive' && l.event === 'worker.removed' && Date.parse(l.ts) >= since && l.worker_id)
+    .map((l) => `${l.worker_id} (${String(l.reason ?? 'no reason given')})`);
+}
 
 /** Spawn on `hive` what it lacks of `want` serving workers; returns how many were spawned. */
 async function topUp(stack: Stack, hive: string, want: number, model: string): Promise<number> {

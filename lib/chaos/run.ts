@@ -104,7 +104,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRun> {
     // The last "not yet" is kept on success too: a slow convergence then says what it was waiting for.
     let notYet: string | undefined;
     const probe = () =>
-      convergedNow(stack, corrupted).catch((e: Error) => {
+      convergedNow(stack, corrupted, origin).catch((e: Error) => {
         notYet = `at +${Date.now() - lastHealAt} ms: ${e.message}`;
         throw e;
       });
@@ -182,7 +182,7 @@ export async function runChaos(o: ChaosRunOptions): Promise<ChaosRun> {
  * Converged, under load: system health ok (or degraded only by the catalogs the schedule corrupted), every hive available to the queen, and each hive lists at
  * least the workers its topology asked for, none crashed, loading or unhealthy (busy is fine: clients run).
  */
-async function convergedNow(stack: Stack, corruptedCatalogs: readonly string[]): Promise<void> {
+async function convergedNow(stack: Stack, corruptedCatalogs: readonly string[], since: number): Promise<void> {
   const health = await stack.queen.systemHealth();
   const reasons: string[] = health.json?.reasons ?? [];
   const onlyLostCatalogs =
@@ -195,8 +195,14 @@ async function convergedNow(stack: Stack, corruptedCatalogs: readonly string[]):
     const workers = await stack.hive(hive.name).workers();
     const serving = workers.filter((w) => w.state === 'idle' || w.state === 'busy');
     if (serving.length < hive.workers || serving.length < workers.length) {
+      // What the hive said it did with the workers it no longer lists: the cause, not just the count.
+      const removed = stack
+        .logLines(hive.name)
+        .filter((l) => l.service === 'hive' && l.event === 'worker.removed' && Date.parse(l.ts) >= since)
+        .map((l) => `${l.worker_id} (${String(l.reason ?? '?')})`);
       throw new Error(
-        `${hive.name} lists ${workers.map((w) => `${w.worker_id}=${w.state}`).join(', ') || 'no worker'} (wants ${hive.workers} idle or busy)`,
+        `${hive.name} lists ${workers.map((w) => `${w.worker_id}=${w.state}`).join(', ') || 'no worker'} (wants ${hive.workers} idle or busy)` +
+          (removed.length ? `; during the run it removed ${removed.slice(-6).join(', ')}` : ''),
       );
     }
   }

@@ -270,6 +270,14 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
         ReadonlyRootfs: opts.readOnlyRootfs ?? true,
         Tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=256m,mode=1777' },
         RestartPolicy: { Name: 'no' },
+        // Names are the stack's own: the engine's DNS answers them, and must forward nothing beyond the
+        // container. By default it forwards unknown names to the host's resolvers, unreachable here, and
+        // each lookup then blocks a libuv thread for 10 s: while a restarted hive's name was gone, its
+        // workers' heartbeats queued behind such lookups and stayed silent 2-3 s after it was back, so it
+        // killed them (CHAOS-001 on CI). A resolver on the container's own loopback, where nothing listens,
+        // makes an unknown name fail at once and keeps every lookup inside the stack.
+        Dns: ['127.0.0.1'],
+        DnsOptions: ['timeout:1', 'attempts:1'],
         PidsLimit: 1024,
         ...(memory ? { Memory: memory, MemorySwap: memory } : {}),
         // Logs reach the harness through attach; the engine's own copy only needs to be bounded.

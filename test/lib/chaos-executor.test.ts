@@ -287,7 +287,7 @@ test('the nemesis injector maps kinds to nemesis calls and worker slots to live 
   assert.deepEqual(timeline.active, []);
 });
 
-test('after a hive crash or restart, the docker runtime gets the workers that died with the container back; the process runtime does not', async () => {
+test('after a hive crash or restart, workers that died with it come back; where workers outlive it, only those it logged removing', async () => {
   const timeline = new FaultTimeline();
   const nemesis = {
     crashService: async (n: string) => timeline.applied('crash', n, async () => 'restarted'),
@@ -301,13 +301,36 @@ test('after a hive crash or restart, the docker runtime gets the workers that di
     healAll: () => timeline.healAll(),
   };
   const topology = { hives: [{ name: 'hive-a', workers: ['w0', 'w1', 'w2'] }] };
-  for (const runtime of ['docker', 'process']) {
+  const removal = (worker_id: string, reason: string, ts: string) => ({
+    ts,
+    level: 'info',
+    service: 'hive',
+    msg: 'worker removed',
+    event: 'worker.removed',
+    worker_id,
+    reason,
+  });
+  const cases = [
+    { name: 'workers inside the hive container', outlive: false, logs: [] as object[] },
+    { name: 'workers outlive the hive, it logged no removal', outlive: true, logs: [] as object[] },
+    {
+      name: 'workers outlive the hive, it logged removing two after the fault',
+      outlive: true,
+      logs: [
+        removal('worker-old', 'crashed', '2000-01-01T00:00:00.000Z'), // before the fault: not counted
+        removal('worker-b', 'not reachable after the hive restarted', new Date(Date.now() + 60_000).toISOString()),
+        removal('worker-c', 'unhealthy for more than 1500 ms', new Date(Date.now() + 60_000).toISOString()),
+      ],
+    },
+  ];
+  for (const c of cases) {
     const spawned: string[] = [];
     const stack = {
-      runtime,
-      running: { workersOutliveHive: runtime === 'process' },
+      runtime: 'docker',
+      running: { workersOutliveHive: c.outlive },
       spec: { hives: [{ name: 'hive-a', model: 'hf:x', workers: 3 }], timings: { workerHeartbeatTimeoutMs: 100 } },
       hive: () => ({ workers: async () => [{ worker_id: 'worker-new', state: 'idle' }] }), // one came back
+      logs: () => c.logs,
       spawnWorkers: async (h: string, n: number, model: string) => (spawned.push(`${h} ${n} ${model}`), []),
     };
     const inj = nemesisInjector(stack as unknown as Stack, nemesis as unknown as Nemesis);
@@ -321,16 +344,22 @@ test('after a hive crash or restart, the docker runtime gets the workers that di
       topology,
     );
     const restartCheck = await restart.heal!();
-    if (runtime === 'docker') {
-      assert.deepEqual(spawned, ['hive-a 2 hf:x', 'hive-a 2 hf:x']);
+    if (!c.outlive) {
+      assert.deepEqual(spawned, ['hive-a 2 hf:x', 'hive-a 2 hf:x'], c.name);
       assert.equal(crashCheck, 'restarted; 2 worker(s) spawned again on hive-a (they died with it)');
       assert.equal(
         restartCheck,
         'hive-a healthy after restart; 2 worker(s) spawned again on hive-a (they died with it)',
       );
-    } else {
-      assert.deepEqual(spawned, [], 'the process runtime: the hive must find its surviving workers itself');
+    } else if (!c.logs.length) {
+      assert.deepEqual(spawned, [], `${c.name}: a hive that forgot its workers must not be covered up`);
       assert.equal(crashCheck, 'restarted');
+    } else {
+      assert.deepEqual(spawned, ['hive-a 2 hf:x', 'hive-a 2 hf:x'], c.name);
+      assert.equal(
+        crashCheck,
+        'restarted; 2 worker(s) spawned again on hive-a (it removed worker-b (not reachable after the hive restarted), worker-c (unhealthy for more than 1500 ms))',
+      );
     }
   }
 });
