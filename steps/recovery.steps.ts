@@ -7,7 +7,7 @@ import { Job } from '../lib/clients/job.ts';
 import { refusalOf } from '../lib/clients/http.ts';
 import { metricValue } from '../lib/clients/metrics.ts';
 import { checkCompletedStream } from '../lib/checks/stream.ts';
-import { eventually } from '../lib/observe/eventually.ts';
+import { eventually, holdsFor } from '../lib/observe/eventually.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
 import { orSkip } from '../support/skip.ts';
 import type { Stack } from '../lib/stack/stack.ts';
@@ -127,6 +127,28 @@ Then(
         expect(ws.map((w) => [w.worker_id, w.state])).to.deep.equal([[survivor!.id, state]]);
       },
       { within: s * 1000, what: `${hive} to list only ${survivor!.id} as ${state}` },
+    );
+  },
+);
+
+// A restored worker is kept only while its heartbeats reach the restarted hive: listing it once proves the
+// restore, staying listed past the heartbeat bound proves the hive hears it again (in docker its lookups
+// of the hive's name once held its heartbeats back for seconds, and the hive killed it).
+Then(
+  'for {int} worker heartbeat timeouts the hive {string} keeps listing the surviving worker as {string}',
+  async function (this: RbeeWorld, n: number, hive: string, state: string) {
+    const stack = await this.theStack();
+    const [, survivor] = this.recall<Array<{ id: string }>>('hive workers');
+    await holdsFor(
+      async () => {
+        const w = (await stack.hive(hive).workers()).find((x) => x.worker_id === survivor!.id);
+        expect(w?.state, `${hive}'s state of ${survivor!.id}`).to.equal(state);
+      },
+      {
+        during: n * stack.spec.timings.workerHeartbeatTimeoutMs,
+        every: 100,
+        what: `${hive} to keep listing ${survivor!.id} as ${state}`,
+      },
     );
   },
 );

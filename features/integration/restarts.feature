@@ -34,6 +34,7 @@ Feature: Services restart and the stack recovers
     And the first of those workers is killed while the hive is down
     And the hive "hive-a" is started again
     Then within 10 seconds the hive "hive-a" lists only the surviving worker, "idle"
+    And for 2 worker heartbeat timeouts the hive "hive-a" keeps listing the surviving worker as "idle"
     And within 10 seconds the queen's system health is "ok" with hive "hive-a" available and 1 healthy workers
     When a client submits a job for the default model with max_tokens 4
     Then the stream is well-formed with exactly 4 tokens in order, then "end", then "[DONE]"
