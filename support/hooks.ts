@@ -10,6 +10,7 @@ import { registerRun, unregisterRun } from '../lib/stack/reaper.ts';
 import { selectRuntime, sweepAll } from '../lib/stack/runtimes.ts';
 import { diagnosticsBundle } from '../lib/report/diagnostics.ts';
 import { logsProblems } from '../lib/contract/logs.ts';
+import { takeWitnessed } from '../lib/contract/witness.ts';
 import { SVG, scenarioPictures } from '../lib/report/pictures.ts';
 import { captureSecrets } from '../lib/report/secret-capture.ts';
 import { BREAKDOWN_FILE, scenarioBreakdown } from '../lib/report/breakdown.ts';
@@ -54,6 +55,7 @@ Before(function (this: RbeeWorld, { pickle }) {
   this.scenarioId = idTag ? idTag.slice(1) : pickle.name.replace(/[^A-Za-z0-9]+/g, '-').slice(0, 30);
   this.scenarioName = pickle.name;
   this.scenarioStartedAt = Date.now();
+  takeWitnessed(); // what an earlier scenario's streams left behind is that scenario's
   const runtime = harness().runtime.name;
   if (tags.includes('@requires-docker') && runtime !== 'docker') {
     this.attach(
@@ -120,10 +122,14 @@ After(async function (this: RbeeWorld, { result, pickle }) {
     });
     this.attach(bundle, { mediaType: 'text/plain', fileName: 'diagnostics.txt' });
   }
-  // Hold the stack to the contract's log vocabulary (lib/contract/logs.ts): read before teardown removes the files.
-  const contract = this.stack ? logsProblems(this.stack.logLines()) : [];
+  // Hold the stack to the contract's log vocabulary (lib/contract/logs.ts): read before teardown removes the
+  // files; and to the contract's events, which the clients checked as the streams went by.
+  const contract = [
+    ...(this.stack ? logsProblems(this.stack.logLines()) : []),
+    ...takeWitnessed().map((v) => v.message),
+  ];
   if (contract.length)
-    this.attach(`log lines that violate the contract:\n${contract.join('\n')}`, {
+    this.attach(`what the stack said that violates the contract:\n${contract.join('\n')}`, {
       mediaType: 'text/plain',
       fileName: 'contract-violations.txt',
     });
@@ -149,5 +155,5 @@ After(async function (this: RbeeWorld, { result, pickle }) {
   this.attach(JSON.stringify(breakdown), { mediaType: 'application/json', fileName: BREAKDOWN_FILE });
   if (healErrors.length) throw new Error(healErrors.join('; '));
   if (contract.length && result?.status !== Status.FAILED)
-    throw new Error(`the services' log lines violate the contract: ${contract.join('; ')}`);
+    throw new Error(`the services violate the contract: ${contract.join('; ')}`);
 });

@@ -32,6 +32,7 @@ export function checkCompletedStream(result: SseResult, expectedTokens?: number)
   const types = result.events.map((e) => e.data?.type ?? '?');
   if (result.transportError) problems.push(`the stream broke: ${result.transportError}`);
   if (result.malformed.length) problems.push(`malformed or late events: ${result.malformed.slice(0, 3).join(' | ')}`);
+  problems.push(...(result.violations ?? []).slice(0, 3));
   if (!result.done)
     problems.push(`the stream ended without [DONE] (silently truncated); event types were: ${summarizeTypes(types)}`);
   const firstNonNarration = types.findIndex((t) => t !== 'narration');
@@ -83,6 +84,7 @@ export function checkFailedStream(result: SseResult, expectCodes: string[] = [])
     );
     return problems;
   }
+  problems.push(...(result.violations ?? []).slice(0, 3));
   if (s.error.retryable !== true) problems.push(`the error event is not retryable: ${JSON.stringify(s.error)}`);
   if (expectCodes.length && !expectCodes.includes(s.error.code))
     problems.push(`error code ${s.error.code}, expected one of ${expectCodes.join(', ')}`);
@@ -112,6 +114,7 @@ export function checkProgressStream(result: SseResult, terminal: 'complete' | 'e
   const problems: string[] = [];
   const ev = result.events.map((e) => e.data);
   const stages = ev.map((e) => e?.stage);
+  problems.push(...(result.violations ?? []).slice(0, 3));
   if (stages[0] !== 'started') problems.push(`first stage is ${stages[0]}, expected started`);
   if (stages.at(-1) !== terminal) {
     const last = ev.at(-1);

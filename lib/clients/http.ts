@@ -3,7 +3,9 @@
 
 import { Agent, request } from 'undici';
 import { readSse, type SseEvent, type SseResult } from './sse.ts';
-import { conform, ErrorBodySchema } from '../contract/http.ts';
+import type { z } from 'zod';
+import { conform, ContractViolation, ErrorBodySchema } from '../contract/http.ts';
+import { witness } from '../contract/witness.ts';
 
 export interface HttpResponse {
   status: number;
@@ -85,6 +87,8 @@ export class HttpClient {
     path: string,
     body: unknown,
     o: CallOptions & { onEvent?: (e: SseEvent) => void } = {},
+    /** The contract's schema of this route's events: each event that does not match is a violation. */
+    events?: z.ZodTypeAny,
   ): Promise<StreamResponse> {
     const t0 = performance.now();
     const controller = new AbortController();
@@ -114,10 +118,23 @@ export class HttpClient {
         abort: () => {},
       };
     }
+    const violations: string[] = [];
+    let index = 0;
+    const onEvent = (e: SseEvent) => {
+      const at = index++;
+      try {
+        if (events) conform(`${this.baseUrl}${path} (event #${at})`, events, e.data);
+      } catch (v) {
+        if (!(v instanceof ContractViolation)) throw v;
+        violations.push(v.message);
+        witness(v); // read in the background: the scenario's end fails on it
+      }
+      o.onEvent?.(e);
+    };
     return {
       status: res.statusCode,
       headers,
-      result: readSse(res.body, t0, o.onEvent),
+      result: readSse(res.body, t0, onEvent).then((r) => (violations.length ? { ...r, violations } : r)),
       abort: () => controller.abort(),
     };
   }

@@ -17,6 +17,7 @@ import {
 } from '../contract/http.ts';
 import type { z } from 'zod';
 import type { SseEvent } from './sse.ts';
+import { DownloadProgressSchema, InferenceEventSchema, LoadingProgressSchema } from '../contract/sse.ts';
 import { parseMetrics, type Sample } from './metrics.ts';
 
 export interface TaskRequest {
@@ -88,10 +89,10 @@ export class QueenClient extends ServiceClient {
     return this.http.post('/v2/registry/beehives/add', { node_name, url }, o);
   }
   submitTask(task: TaskRequest, o?: StreamOptions): Promise<StreamResponse> {
-    return this.http.stream('/v2/tasks', task, o);
+    return this.http.stream('/v2/tasks', task, o, InferenceEventSchema);
   }
   inference(task: TaskRequest, o?: StreamOptions): Promise<StreamResponse> {
-    return this.http.stream('/v1/inference', task, o);
+    return this.http.stream('/v1/inference', task, o, InferenceEventSchema);
   }
   shutdownWorker(worker_id: string, o?: CallOptions): Promise<HttpResponse> {
     return this.http.post('/v2/workers/shutdown', { worker_id }, o);
@@ -126,7 +127,12 @@ export class HiveClient extends ServiceClient {
     return this.http.post('/v1/models/download', { model_ref }, o);
   }
   downloadProgress(id: string, o?: StreamOptions): Promise<StreamResponse> {
-    return this.http.stream(`/v1/models/download/progress?id=${encodeURIComponent(id)}`, undefined, o);
+    return this.http.stream(
+      `/v1/models/download/progress?id=${encodeURIComponent(id)}`,
+      undefined,
+      o,
+      DownloadProgressSchema,
+    );
   }
 }
 
@@ -138,13 +144,13 @@ export class WorkerClient extends ServiceClient {
     return this.http.get('/v1/ready');
   }
   inference(body: Record<string, unknown>, o?: StreamOptions): Promise<StreamResponse> {
-    return this.http.stream('/v1/inference', body, o);
+    return this.http.stream('/v1/inference', body, o, InferenceEventSchema);
   }
   cancel(job_id: string, o?: CallOptions): Promise<HttpResponse> {
     return this.http.delete(`/v1/inference/${encodeURIComponent(job_id)}`, o);
   }
   loadingProgress(o?: StreamOptions): Promise<StreamResponse> {
-    return this.http.stream('/v1/loading/progress', undefined, o);
+    return this.http.stream('/v1/loading/progress', undefined, o, LoadingProgressSchema);
   }
 }
 

@@ -16,6 +16,8 @@ export interface SseResult {
   done: boolean; // saw `data: [DONE]`
   /** Data after [DONE], or lines that were not JSON. */
   malformed: string[];
+  /** Events that do not match the contract's schema of their route (lib/contract/sse.ts), each named. */
+  violations?: string[];
   /** The transport ended with an error (reset, abort). */
   transportError?: string;
   /** ms from request to the first byte of the body, and to the end. */

@@ -27,6 +27,7 @@ import { WorkerContainers } from './worker-containers.ts';
 import { docker, engineMessage, isNotFound, preflight } from './engine.ts';
 import { IMAGE_BUNDLE_DIR, ensureAppImage } from './images.ts';
 import { bundleName } from '../stack/bundles.ts';
+import { endOnNetwork } from './exit-gate.ts';
 import { LABEL, runnerLabels, safeName } from './labels.ts';
 import { OomWatch } from './oom.ts';
 import { RBEE_UID } from './rootfs.ts';
@@ -428,9 +429,11 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       await Promise.all(
         rest.map(async (c) => {
           const ct = this.d.getContainer(c.Id);
-          if (c.State === 'paused') await ct.unpause().catch(() => {});
-          await ct.remove({ force: true }).catch((e: unknown) => {
-            if (!isNotFound(e)) errors.push(`container ${c.Names[0]}: ${engineMessage(e)}`);
+          await endOnNetwork(this.networkName, async () => {
+            if (c.State === 'paused') await ct.unpause().catch(() => {});
+            await ct.remove({ force: true }).catch((e: unknown) => {
+              if (!isNotFound(e)) errors.push(`container ${c.Names[0]}: ${engineMessage(e)}`);
+            });
           });
         }),
       );

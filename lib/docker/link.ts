@@ -15,6 +15,7 @@ import type Docker from 'dockerode';
 import type { DockerStackView } from './stack-view.ts';
 import { PROJECT_ROOT } from './images.ts';
 import { hostPid, iptables, tag } from './netns.ts';
+import { endOnNetwork } from './exit-gate.ts';
 import { eventually } from '../observe/eventually.ts';
 
 export interface LinkOptions {
@@ -91,8 +92,10 @@ export async function unshapeLink(stack: DockerStackView, link?: ShapedLink): Pr
     }
     // SIGTERM first: the proxy exits and its sockets close properly while it is still on the network, so
     // clients see the connection end (and reconnect directly) instead of waiting on a vanished peer.
-    await l.proxy.stop({ t: 2 }).catch(() => {});
-    await l.proxy.remove({ force: true }).catch(() => {});
+    await endOnNetwork(stack.networkName, async () => {
+      await l.proxy.stop({ t: 2 }).catch(() => {});
+      await l.proxy.remove({ force: true }).catch(() => {});
+    });
     list?.delete(l.id);
   }
   if (problems.length) throw new Error(`unshape left link rules in place: ${problems.join('; ')}`);

@@ -11,6 +11,7 @@ import { attachOutput, execIn, execOk } from './container-io.ts';
 import { waitUntilHealthy } from '../stack/health.ts';
 import { withDeadline } from '../observe/eventually.ts';
 import { engineMessage, isNotFound } from './engine.ts';
+import { endOnNetwork } from './exit-gate.ts';
 
 /** A hive's in-container workers listen on these ports (when they run inside the hive's container). */
 export const WORKER_PORTS = '8100-8199';
@@ -154,6 +155,12 @@ export class DockerServiceHandle implements ServiceHandle {
       // SIGSTOP would stop only the init; the freezer stops every process of the container at once.
       if (sig === 'SIGSTOP') await this.container.pause();
       else if (sig === 'SIGCONT') await this.container.unpause();
+      else if (sig === 'SIGKILL' || sig === 'SIGTERM')
+        await endOnNetwork(
+          this.networkName,
+          () => this.container.kill({ signal: sig }),
+          () => this.exited ?? Promise.resolve(),
+        );
       else await this.container.kill({ signal: sig });
     } catch (e) {
       throw new Error(`${sig} to ${this.name}: ${engineMessage(e)}`);
@@ -192,7 +199,12 @@ export class DockerServiceHandle implements ServiceHandle {
     if (st.Paused) await this.container.unpause();
     // Same semantics in every runtime: a crash-restart. (A graceful stop would run the service's own
     // shutdown, e.g. the queen's cascade to its hives; signal SIGTERM first for that.)
-    if (st.Running) await this.container.kill({ signal: 'SIGKILL' });
+    if (st.Running)
+      await endOnNetwork(
+        this.networkName,
+        () => this.container.kill({ signal: 'SIGKILL' }),
+        () => this.exited ?? Promise.resolve(),
+      );
     await this.exited;
     await this.flushOutput();
     await this.startAndWait();
@@ -230,13 +242,15 @@ export class DockerServiceHandle implements ServiceHandle {
     if (this.removed) return;
     this.removed = true;
     try {
-      const st = (await this.container.inspect()).State;
-      if (st.Paused) await this.container.unpause();
-      // Nothing of the stack is observed any more (diagnostics come first): no grace period, which would
-      // only make every teardown wait for the services' own shutdown cascades.
-      if (st.Running) await this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
-      await this.flushOutput();
-      await this.container.remove({ force: true, v: true });
+      await endOnNetwork(this.networkName, async () => {
+        const st = (await this.container.inspect()).State;
+        if (st.Paused) await this.container.unpause();
+        // Nothing of the stack is observed any more (diagnostics come first): no grace period, which would
+        // only make every teardown wait for the services' own shutdown cascades.
+        if (st.Running) await this.container.kill({ signal: 'SIGKILL' }).catch(() => {});
+        await this.flushOutput();
+        await this.container.remove({ force: true, v: true });
+      });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     } finally {

@@ -8,6 +8,7 @@ import { isAbsolute, normalize, sep } from 'node:path';
 import type Docker from 'dockerode';
 import { engineMessage, isNotFound } from './engine.ts';
 import { LABEL, runnerState } from './labels.ts';
+import { endOnNetwork } from './exit-gate.ts';
 
 function doomed(labels: Record<string, string> | undefined, all: boolean): boolean {
   return all || runnerState(labels) === 'dead';
@@ -37,9 +38,12 @@ export async function sweep(d: Docker, opts: { all: boolean }): Promise<string[]
         const name = (c.Names[0] ?? c.Id).replace(/^\//, '');
         try {
           const ct = d.getContainer(c.Id);
-          // A frozen container cannot be killed until it is thawed.
-          if (c.State === 'paused') await ct.unpause();
-          await ct.remove({ force: true, v: true });
+          // One end at a time on each network (exit-gate.ts: the engine deadlocks otherwise).
+          await endOnNetwork(Object.keys(c.NetworkSettings?.Networks ?? {})[0] ?? c.Id, async () => {
+            // A frozen container cannot be killed until it is thawed.
+            if (c.State === 'paused') await ct.unpause();
+            await ct.remove({ force: true, v: true });
+          });
           removed.push(`container ${name}`);
           forget(c.Labels);
         } catch (e) {
