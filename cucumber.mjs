@@ -33,5 +33,8 @@ export const chaos = { ...common, tags: '@chaos and not @nightly' };
 /** Everything, full length; a failed chaos scenario is shrunk to its smallest failing schedule. */
 export const nightly = { ...common, worldParameters: { shrink: true } };
 
+/** Another build held to the contract: the contract scenarios and the p0 happy paths (stack/README.md). */
+export const conformance = { ...common, tags: '(@contract or @p0) and not @nightly' };
+
 /** Checks the feature files bind: undefined or ambiguous steps fail, nothing runs. */
 export const lint = { ...common, dryRun: true, format: ['summary'] };

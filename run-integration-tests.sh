@@ -9,7 +9,7 @@ usage() {
   cat <<'TXT'
 Usage: ./run-integration-tests.sh [options] [feature paths…]
   --tags EXPR        cucumber tag expression, e.g. '@FULL-001' or '@integration and not @nightly'
-  --profile NAME     cucumber profile from cucumber.mjs: default, smoke, chaos, nightly, lint
+  --profile NAME     cucumber profile from cucumber.mjs: default, smoke, chaos, nightly, conformance, lint
   --name REGEX       only scenarios whose name matches
   --runtime R        process | docker | auto (default: $RBEE_RUNTIME or auto)
   --parallel N       run N scenarios at once, each with its own stack (default: 2 per CPU core; 1 = serially)
@@ -45,8 +45,8 @@ while [ $# -gt 0 ]; do
 done
 
 case "$profile" in
-  default|smoke|chaos|nightly|lint) ;;
-  *) echo "error: unknown profile \"$profile\": use default, smoke, chaos, nightly or lint" >&2; exit 2 ;;
+  default|smoke|chaos|nightly|conformance|lint) ;;
+  *) echo "error: unknown profile \"$profile\": use default, smoke, chaos, nightly, conformance or lint" >&2; exit 2 ;;
 esac
 
 # Dependencies: install when missing or older than the lockfile.

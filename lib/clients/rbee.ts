@@ -18,18 +18,11 @@ import {
 import type { z } from 'zod';
 import type { SseEvent } from './sse.ts';
 import { DownloadProgressSchema, InferenceEventSchema, LoadingProgressSchema } from '../contract/sse.ts';
+import type { TaskRequestBody } from '../contract/requests.ts';
 import { parseMetrics, type Sample } from './metrics.ts';
 
-export interface TaskRequest {
-  model: string;
-  prompt: string;
-  max_tokens: number;
-  temperature?: number;
-  node?: string;
-  seed?: number;
-  stop?: string[];
-  [extra: string]: unknown;
-}
+/** Contract §1's task body (lib/contract/requests.ts); scenarios about bad input may add anything. */
+export type TaskRequest = TaskRequestBody & { [extra: string]: unknown };
 
 /** A worker as its hive lists it (contract §2), validated by lib/contract/http.ts. */
 export type WorkerInfo = HiveWorker;

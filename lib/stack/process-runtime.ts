@@ -32,6 +32,7 @@ import type { StackSecrets } from './secrets.ts';
 import { waitUntilHealthy } from './health.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
 import { bundleName, ensureBundles, type Bundles } from './bundles.ts';
+import { serviceCommand } from './build-commands.ts';
 import { StackLinks, placeLabel } from '../links/stack-links.ts';
 import { processesWithEnv } from '../links/owner.ts';
 
@@ -74,7 +75,7 @@ export class ProcessRuntime implements Runtime {
       listenPort: (n) => ports.get(n)!,
       dataDir: (n) => path.join(ctx.workDir, 'data', n),
       bindHost: '127.0.0.1',
-      workerCmd: `${process.execPath} ${bundles.path('worker')}`,
+      workerCmd: serviceCommand('worker', bundles.path('worker')).join(' '),
       workerHost: () => (links ? LINKED_WORKER_HOST : '127.0.0.1'),
       workerPortRange: (h) => workerRanges.get(h)!.join('-'),
     };
@@ -208,7 +209,7 @@ class ProcessStack implements RunningStack {
       a.internalUrl(plan.name),
       place,
       a.dataDir(plan.name),
-      this.bundles.path(plan.kind),
+      serviceCommand(plan.kind, this.bundles.path(plan.kind)),
       linksInto,
     );
     this.services.set(plan.name, svc);
@@ -290,7 +291,8 @@ class ProcessService implements ServiceHandle {
     /** Who its connections are, for the links (its name; an external worker's is name@port). */
     readonly place: string,
     readonly dataDir: string,
-    private readonly bundle: string,
+    /** Executable and its first arguments (build-commands.ts); the plan's arguments follow. */
+    private readonly command: string[],
     private readonly linksInto: () => string[],
   ) {
     this.name = plan.name;
@@ -303,7 +305,8 @@ class ProcessService implements ServiceHandle {
     fs.mkdirSync(this.dataDir, { recursive: true });
     const fd = fs.openSync(this.logFile, 'a');
     this.exit = undefined;
-    const child = spawn(process.execPath, [this.bundle, ...(this.plan.args ?? [])], {
+    const [exe, ...first] = this.command;
+    const child = spawn(exe!, [...first, ...(this.plan.args ?? [])], {
       cwd: PROJECT_ROOT,
       // Only what the service needs: the harness's own environment may hold secrets.
       env: {
