@@ -55,11 +55,14 @@ if [ ! -d node_modules/@cucumber/cucumber ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund >&2 || { echo "error: npm ci failed (see above)" >&2; exit 2; }
 fi
 
-export NODE_OPTIONS="--import tsx ${NODE_OPTIONS:-}"
+# The run script is a convenience over `npx cucumber-js`: the harness plugin (support/harness-plugin.mjs)
+# does the preflight, the sweep, the builds, the reports and the verdict line for both. Here: friendlier
+# option errors, --down, the runtime and the default parallelism, and Ctrl-C forwarded.
+tsnode=(node --import tsx)
 preflight_args=(--runtime "$runtime")
 [ -n "$tags" ] && preflight_args+=(--tags "$tags")
 [ "$down" = 1 ] && preflight_args+=(--down)
-resolved=$(node scripts/preflight.ts "${preflight_args[@]}" "${paths[@]}") || exit 2
+resolved=$("${tsnode[@]}" scripts/preflight.ts "${preflight_args[@]}" "${paths[@]}") || exit 2
 [ "$down" = 1 ] && { echo "$resolved"; exit 0; }
 runtime=$(printf '%s\n' "$resolved" | tail -n 1)
 export RBEE_RUNTIME="$runtime"
@@ -69,20 +72,9 @@ export RBEE_RUNTIME="$runtime"
 count_args=(--profile "$profile")
 [ -n "$tags" ] && count_args+=(--tags "$tags")
 [ -n "$name" ] && count_args+=(--name "$name")
-selected=$(node scripts/count-scenarios.ts "${count_args[@]}" "${paths[@]}") || exit 2
-
-# Bundles and images are built (or found cached) once here, not by each parallel cucumber worker.
-if [ "$profile" != lint ]; then node scripts/build-bundles.ts || exit 2; fi
-if [ "$runtime" = docker ] && [ "$profile" != lint ]; then
-  force=(); [ "$build" = 1 ] && force=(--force)
-  node docker/build-images.ts "${force[@]}" >&2 || exit 2
-fi
-export RBEE_PROFILE="$profile"
+selected=$("${tsnode[@]}" scripts/count-scenarios.ts "${count_args[@]}" "${paths[@]}") || exit 2
+[ "$build" = 1 ] && export RBEE_BUILD_IMAGES=1
 export RBEE_RUN_ID="${RBEE_RUN_ID:-r$(date +%s)-$$}"
-reports="${RBEE_REPORTS_DIR:-reports}"
-mkdir -p "$reports"
-# Each run's reports replace the last run's; allure-history.jsonl (the trends) is kept.
-rm -rf "$reports/messages.ndjson" "$reports/junit.xml" "$reports/allure-results" "$reports/allure-report"
 
 args=(--profile "$profile")
 [ -n "$tags" ] && args+=(--tags "$tags")
@@ -99,8 +91,6 @@ fi
 [ "$parallel" -gt "$selected" ] && parallel=$selected
 [ "$profile" != lint ] && [ "$parallel" -gt 1 ] && args+=(--parallel "$parallel")
 [ -n "$retry" ] && args+=(--retry "$retry")
-echo "runtime: $runtime  run: $RBEE_RUN_ID  profile: $profile  scenarios: $selected  parallel: $parallel${tags:+  tags: $tags}" >&2
-
 # Forward Ctrl-C / SIGTERM to cucumber so its hooks tear the stacks down.
 node node_modules/@cucumber/cucumber/bin/cucumber.js "${args[@]}" "${paths[@]}" &
 cuke=$!
@@ -109,15 +99,4 @@ wait $cuke; status=$?
 while kill -0 $cuke 2>/dev/null; do wait $cuke; status=$?; done
 trap - INT TERM
 
-if [ "$profile" = lint ]; then exit $status; fi
-# Reports (JUnit, Allure) never change the verdict; a report that cannot be written is one line and exit 3.
-reports_status=0
-# (exit 3: a report could not be written; exit 4: the nightly profile's quality gates failed)
-if [ -f "$reports/messages.ndjson" ]; then
-  node scripts/reports.ts "$reports"; reports_status=$?
-  [ $reports_status -eq 1 ] && reports_status=3
-fi
-node scripts/summary.ts "$reports/messages.ndjson" "$runtime"; summary_status=$?
-[ $status -ne 0 ] && exit $status
-[ $summary_status -ne 0 ] && exit $summary_status
-exit $reports_status
+exit $status

@@ -1,6 +1,6 @@
 // A run is never silent while it runs. This cucumber formatter (listed in cucumber.mjs) runs in the
 // coordinator, so with --parallel N it sees the envelopes of every worker. It writes to stderr, never to
-// stdout, so the verdict lines scripts/summary.ts prints last on stdout stay clean for whoever reads them:
+// stdout, so the verdict lines the harness plugin prints last on stdout stay clean for whoever reads them:
 //  - on a terminal: one live line rewritten in place (done/total, passed/failed/skipped, elapsed, time
 //    left), with failures and retries printed above it the moment they happen;
 //  - elsewhere (CI, a pipe): one line per finished scenario, a failure's file:line and first error line,

@@ -88,7 +88,7 @@ function testcase(
     }
   }
   inner.push(`      <system-out>${xmlEscape(redact(systemOut(last)))}</system-out>`);
-  const attrs = `classname="${xmlEscape(p.featureName)}" name="${xmlEscape(name)}" time="${secs(last)}" file="${xmlEscape(p.uri)}"`;
+  const attrs = `classname="${xmlEscape(p.featureName)}" name="${xmlEscape(name)}" time="${secs(last)}" file="${xmlEscape(p.uri)}"${p.line ? ` line="${p.line}"` : ''}`;
   return { xml: `    <testcase ${attrs}>\n${inner.join('\n')}\n    </testcase>`, v, error };
 }
 

@@ -9,6 +9,8 @@ export type { Verdict } from './run-model.ts';
 export interface ScenarioResult {
   name: string;
   uri: string;
+  /** The scenario's line in its feature file (the example row's, for an outline). */
+  line?: number;
   tags: string[];
   verdict: Verdict;
   /** The worst step status of the last attempt (UNDEFINED, AMBIGUOUS, FAILED, …). */
@@ -34,6 +36,7 @@ export function summarize(ndjsonOrRun: string | RunModel): RunSummary {
     scenarios.push({
       name: p?.name ?? pickleId,
       uri: p?.uri ?? '',
+      ...(p?.line ? { line: p.line } : {}),
       tags: p?.tags ?? [],
       verdict: verdict(tries),
       status: last.status,
@@ -49,6 +52,24 @@ export function summarize(ndjsonOrRun: string | RunModel): RunSummary {
     skipped: count('skipped'),
     flaky: count('flaky'),
   };
+}
+
+/**
+ * GitHub Actions workflow commands: one `::error file=…,line=…,title=…::message` per failed scenario, so a
+ * pull request shows each failure on the feature file's line. The message's newlines are escaped as the
+ * runner wants (%0A), and % itself (%25).
+ */
+export function githubAnnotations(s: RunSummary): string[] {
+  const esc = (t: string) => t.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const prop = (t: string) => esc(t).replace(/:/g, '%3A').replace(/,/g, '%2C');
+  return s.scenarios
+    .filter((sc) => sc.verdict === 'failed')
+    .map((sc) => {
+      const id = sc.tags.find((t) => /^@[A-Z]+-\d+$/.test(t));
+      const where = [`file=${prop(sc.uri)}`, ...(sc.line ? [`line=${sc.line}`] : [])];
+      const title = prop(`${id ? `${id} ` : ''}${sc.name} [${sc.status}]`);
+      return `::error ${where.join(',')},title=${title}::${esc((sc.message ?? sc.status).split('\n').slice(0, 5).join('\n'))}`;
+    });
 }
 
 /** The closing line CI reads. Flaky scenarios passed (on retry) and are also named separately. */

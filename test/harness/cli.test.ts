@@ -63,3 +63,43 @@ test('a scenario with an undefined step fails the run and is counted failed', ()
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** `npx cucumber-js …` as a QA engineer types it: no NODE_OPTIONS, no run script. */
+function cucumber(args: string[], reports: string, env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['node_modules/@cucumber/cucumber/bin/cucumber.js', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, RBEE_REPORTS_DIR: reports, NODE_OPTIONS: '', ...env },
+  });
+  return { code: r.status, stdout: r.stdout, out: `${r.stdout}${r.stderr}` };
+}
+
+test('npx cucumber-js: a selection of no scenario fails at once with one line, building nothing', () => {
+  const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'rbee-npx-'));
+  try {
+    const t0 = Date.now();
+    const r = cucumber(['--tags', '@NO-SUCH-SCENARIO'], reports, { RBEE_RUNTIME: 'process' });
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /^error: no scenario matched \(profile default/m);
+    assert.doesNotMatch(r.out, /bundles |runtime: /, 'nothing was prepared');
+    assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`);
+  } finally {
+    fs.rmSync(reports, { recursive: true, force: true });
+  }
+});
+
+test('npx cucumber-js runs the harness as the run script does: the scenario, every report, the verdict line last', () => {
+  const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'rbee-npx-'));
+  try {
+    const r = cucumber(['--tags', '@FULL-001'], reports, { RBEE_RUNTIME: 'process' });
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.stdout.trimEnd().split('\n').at(-1), '1 passed, 0 failed, 0 skipped');
+    assert.match(r.out, /runtime: process {2}run: \S+ {2}profile: default {2}scenarios: 1/);
+    for (const f of ['index.html', 'cucumber.html', 'junit.xml', 'messages.ndjson', 'allure-report/index.html'])
+      assert.ok(fs.existsSync(path.join(reports, f)), `${f} was not written`);
+    assert.match(fs.readFileSync(path.join(reports, 'junit.xml'), 'utf8'), /tests="1"/);
+  } finally {
+    fs.rmSync(reports, { recursive: true, force: true });
+  }
+});

@@ -84,3 +84,9 @@ test('junit: the scenario id prefixes the name and is a property', () => {
 test('junit: characters XML cannot hold are replaced, markup is escaped', () => {
   assert.equal(xmlEscape('a\u0000b<c>&"'), 'a\uFFFDb&lt;c&gt;&amp;&quot;');
 });
+
+test('junit: every testcase names its feature file and line (CI links a failure to the Gherkin)', () => {
+  const { xml } = junitXml(run);
+  const tc = testcase(xml, 'passes');
+  assert.match(tc, /file="features\/x.feature" line="\d+"/);
+});
