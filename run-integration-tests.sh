@@ -99,4 +99,6 @@ wait $cuke; status=$?
 while kill -0 $cuke 2>/dev/null; do wait $cuke; status=$?; done
 trap - INT TERM
 
+# The lint profile also holds the step catalogue to account: no unused and no near-duplicate steps.
+if [ "$profile" = lint ] && [ "$status" -eq 0 ]; then "${tsnode[@]}" scripts/step-catalogue.ts --check || exit 1; fi
 exit $status
