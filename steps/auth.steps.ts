@@ -6,6 +6,7 @@ import { Job } from '../lib/clients/job.ts';
 import { eventually, holdsFor } from '../lib/observe/eventually.ts';
 import type { JwtClaims } from '../lib/stack/secrets.ts';
 import { DEFAULT_MODEL } from '../lib/stack/spec.ts';
+import { metricValue } from '../lib/clients/metrics.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
 const task = (n = 8) => ({ model: DEFAULT_MODEL, prompt: 'who may ask the bees?', max_tokens: n });
@@ -108,3 +109,48 @@ Then('the hive {string} logs that its heartbeat was refused with 401', async fun
     { within: 5000, what: `${hive} to log a heartbeat refused with 401` },
   );
 });
+
+// Queen → hive with a token the hive refuses: registered by hand (its own heartbeats are refused), the
+// hive looks healthy to the queen (its health route is public) until the queen's first authenticated call.
+When(
+  "the hive {string} is added to the queen's registry at its own address",
+  async function (this: RbeeWorld, hive: string) {
+    const stack = await this.theStack();
+    const r = await stack.queen.addHive(hive, stack.service(hive).internalUrl);
+    expect(r.status, `adding ${hive}: ${r.text.slice(0, 200)}`).to.equal(200);
+    this.remembered.set('hive 401s before', await answersWith(this, hive, '401'));
+  },
+);
+
+When('a client submits a job for the default model on node {string}', async function (this: RbeeWorld, node: string) {
+  const stack = await this.theStack();
+  this.jobs.push(
+    await Job.submit(stack.queen, { model: DEFAULT_MODEL, prompt: 'bees on one node', max_tokens: 4, node }),
+  );
+});
+
+Then('the queen refuses the job before any token, with an error body', async function (this: RbeeWorld) {
+  const job = this.job;
+  await job.answered();
+  expect(job.status, `the queen ran the job (${job.status}): ${job.events.length} events`).to.be.at.least(400);
+  expect(job.error?.json?.error?.code, `error body: ${job.error?.text}`).to.be.a('string');
+  expect(job.events.filter((e) => e.data?.type === 'token')).to.deep.equal([]);
+});
+
+Then(
+  "the hive {string} answered the queen's call with {int}",
+  async function (this: RbeeWorld, hive: string, status: number) {
+    const before = this.recall<number>('hive 401s before');
+    await eventually(
+      async () =>
+        expect(await answersWith(this, hive, String(status)), `${hive}'s ${status} answers`).to.be.above(before),
+      { within: 5000, what: `${hive} to count a ${status} answer to the queen` },
+    );
+  },
+);
+
+/** How many requests `hive` answered with `code` (its rbee_hive_requests_total, contract §0 metrics). */
+async function answersWith(world: RbeeWorld, hive: string, code: string): Promise<number> {
+  const stack = await world.theStack();
+  return metricValue((await stack.hive(hive).metrics()).samples, 'rbee_hive_requests_total', { code });
+}

@@ -41,6 +41,15 @@ Feature: Authentication end to end
     And the hive "hive-a" logs that its heartbeat was refused with 401
 
   @FULL-002 @p1
+  Scenario: A hive that refuses the queen's service token runs none of the queen's jobs
+    Given a stack with 1 hive of 0 workers
+    And the hive "hive-a" is given a wrong service token
+    When the hive "hive-a" is added to the queen's registry at its own address
+    And a client submits a job for the default model on node "hive-a"
+    Then the queen refuses the job before any token, with an error body
+    And the hive "hive-a" answered the queen's call with 401
+
+  @FULL-002 @p1
   Scenario: A worker holding the wrong service token cannot register with its hive
     Given a stack with 1 hive of 0 workers
     And the hive "hive-a" has the default model in its catalog

@@ -11,7 +11,7 @@
 import { delay, withDeadline } from '../observe/eventually.ts';
 
 /** After an end, the engine's watch loop processes the endpoint's deletion: well under this. */
-const SETTLE_MS = 60;
+const SETTLE_MS = 30;
 /** An end that takes longer than this no longer holds the others back (the engine is slow, not stuck). */
 const END_BOUND_MS = 15_000;
 
