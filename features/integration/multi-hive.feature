@@ -1,6 +1,8 @@
 @integration @multi-hive
 Feature: Jobs spread over several hives
-  @INT-001 @p1
+  # @serial for the reason FULL-006 is: ten jobs at once beside other stacks starved a hive past the queen's
+  # 2-s call bound and its circuit opened (seen under load).
+  @INT-001 @p1 @serial
   Scenario: Ten jobs over two hives of two workers each
     Given a stack with 2 hives of 2 workers
     And every hive may run at most 2 workers
