@@ -9,7 +9,7 @@ import type { ExitStatus, ServiceHandle, ServiceInstance, Signal } from '../stac
 import type { ServiceKind, ServicePlan } from '../stack/services.ts';
 import { attachOutput, execIn, execOk } from './container-io.ts';
 import { waitUntilHealthy } from '../stack/health.ts';
-import { withDeadline } from '../observe/eventually.ts';
+import { eventually, GiveUp, withDeadline } from '../observe/eventually.ts';
 import { engineMessage, isNotFound } from './engine.ts';
 import { endOnNetwork } from './exit-gate.ts';
 
@@ -153,7 +153,7 @@ export class DockerServiceHandle implements ServiceHandle {
   async signal(sig: Signal): Promise<void> {
     try {
       // SIGSTOP would stop only the init; the freezer stops every process of the container at once.
-      if (sig === 'SIGSTOP') await this.container.pause();
+      if (sig === 'SIGSTOP') await freeze(this.container, this.name);
       else if (sig === 'SIGCONT') await this.container.unpause();
       else if (sig === 'SIGKILL' || sig === 'SIGTERM')
         await endOnNetwork(
@@ -257,4 +257,26 @@ export class DockerServiceHandle implements ServiceHandle {
       await new Promise<void>((r) => (this.log ? this.log.end(r) : r()));
     }
   }
+}
+
+/**
+ * Pause through the cgroup freezer. On cgroup v1, runc gives up ("unable to freeze") when some task does not
+ * reach FROZEN within its short window — a task in the middle of a fork or an uninterruptible sleep on a
+ * loaded machine — and thaws the container again. That is the engine failing to apply the fault, not the
+ * stack misbehaving, so it is tried again, bounded; any other engine error is final.
+ */
+export async function freeze(container: Pick<Docker.Container, 'pause'>, name: string): Promise<void> {
+  await eventually(
+    async () => {
+      try {
+        await container.pause();
+      } catch (e) {
+        const message = engineMessage(e);
+        if (/already paused/i.test(message)) return; // an earlier try froze it after all
+        if (!/unable to freeze/i.test(message)) throw new GiveUp(message);
+        throw e;
+      }
+    },
+    { within: 3000, every: 100, what: `the engine to freeze ${name}` },
+  );
 }
