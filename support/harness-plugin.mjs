@@ -32,9 +32,8 @@ export default {
     let finishing;
     transform('pickles:filter', async (pickles) => {
       if (!pickles.length) {
-        const what = [`profile ${profile}`, env.RBEE_SELECTION && `${env.RBEE_SELECTION}`].filter(Boolean);
         say(
-          `error: no scenario matched (${what.join(', ')}; tags, names, paths and shard as given); list the tags with: grep -rho '@[A-Za-z0-9-]*' features | sort -u`,
+          `error: no scenario matched (profile ${profile}; tags, names, paths and shard as given); list the tags with: grep -rho '@[A-Za-z0-9-]*' features | sort -u`,
         );
         process.exit(2);
       }

@@ -10,6 +10,7 @@ import type { Nemesis } from '../faults/nemesis.ts';
 import type { FaultRecord } from '../faults/timeline.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
 import { eventually, GiveUp, sleepUntil, withDeadline } from '../observe/eventually.ts';
+import { removalsSince } from '../observe/story.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { StackSpec } from '../stack/spec.ts';
 import {
@@ -282,7 +283,7 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
         ? 'its worker registry was lost with its corrupted database'
         : undefined;
     if (!why) {
-      const removed = removalsSince(stack, hive, since);
+      const removed = removalsSince(stack.logs(hive), since);
       if (!removed.length) return '';
       why = `it removed ${removed.join(', ')}`;
     }
@@ -458,14 +459,6 @@ async function replaceCrashed(
 }
 
 const SERVING = new Set(['idle', 'busy', 'loading']);
-
-/** The workers `hive` logged it removed since `since` (epoch ms), each with its reason. */
-function removalsSince(stack: Stack, hive: string, since: number): string[] {
-  return stack
-    .logs(hive)
-    .filter((l) => l.service === 'hive' && l.event === 'worker.removed' && Date.parse(l.ts) >= since && l.worker_id)
-    .map((l) => `${l.worker_id} (${String(l.reason ?? 'no reason given')})`);
-}
 
 /** Spawn on `hive` what it lacks of `want` serving workers; returns how many were spawned. */
 async function topUp(stack: Stack, hive: string, want: number, model: string): Promise<number> {

@@ -8,6 +8,7 @@ import type { Stack } from '../stack/stack.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
 import { eventually, type WaitTimeoutError } from '../observe/eventually.ts';
 import { startSampling } from '../observe/sample.ts';
+import { removalsSince } from '../observe/story.ts';
 import { History } from '../workload/history.ts';
 import { runOpenLoop, type OpenLoopReport } from '../workload/open-loop.ts';
 import {
@@ -196,10 +197,7 @@ async function convergedNow(stack: Stack, corruptedCatalogs: readonly string[], 
     const serving = workers.filter((w) => w.state === 'idle' || w.state === 'busy');
     if (serving.length < hive.workers || serving.length < workers.length) {
       // What the hive said it did with the workers it no longer lists: the cause, not just the count.
-      const removed = stack
-        .logLines(hive.name)
-        .filter((l) => l.service === 'hive' && l.event === 'worker.removed' && Date.parse(l.ts) >= since)
-        .map((l) => `${l.worker_id} (${String(l.reason ?? '?')})`);
+      const removed = removalsSince(stack.logLines(hive.name), since);
       throw new Error(
         `${hive.name} lists ${workers.map((w) => `${w.worker_id}=${w.state}`).join(', ') || 'no worker'} (wants ${hive.workers} idle or busy)` +
           (removed.length ? `; during the run it removed ${removed.slice(-6).join(', ')}` : ''),

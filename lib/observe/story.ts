@@ -57,3 +57,10 @@ export function withCause(e: unknown, lines: readonly LogLine[], ids: readonly s
   e.message = `${lead} — ${e.message}\nwhat the services logged:\n${stories}`;
   return e;
 }
+
+/** "w-1 (unhealthy)": the workers a hive logged removing (`worker.removed`) since `since` (epoch ms), with its reason. */
+export function removalsSince(lines: readonly LogLine[], since: number): string[] {
+  return lines
+    .filter((l) => l.service === 'hive' && l.event === 'worker.removed' && l.worker_id && Date.parse(l.ts) >= since)
+    .map((l) => `${l.worker_id} (${String(l.reason ?? 'no reason given')})`);
+}

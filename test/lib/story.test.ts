@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { causeOf, storyOf, withCause } from '../../lib/observe/story.ts';
+import { causeOf, removalsSince, storyOf, withCause } from '../../lib/observe/story.ts';
 import type { LogLine } from '../../lib/observe/logs.ts';
 
 const line = (ts: string, service: string, event: string, level: string, msg: string, o: Partial<LogLine> = {}) =>
@@ -48,4 +48,17 @@ test("a failed wait's first line leads with what the services logged about the o
   );
   const same = new Error('nothing bad said');
   assert.equal((withCause(same, lines, ['w-2']) as Error).message, 'nothing bad said');
+});
+
+test("removalsSince names each worker the hive removed since a time, with the hive's reason", () => {
+  const removed = [
+    ...lines,
+    line('06.000', 'hive', 'worker.removed', 'warn', 'worker removed', { worker_id: 'w-2', reason: 'crashed' }),
+    line('06.100', 'queen', 'worker.removed', 'info', 'not the hive', { worker_id: 'w-3' }),
+  ];
+  assert.deepEqual(removalsSince(removed, Date.parse('2026-01-01T00:00:05.000Z')), [
+    'w-1 (no reason given)',
+    'w-2 (crashed)',
+  ]);
+  assert.deepEqual(removalsSince(removed, Date.parse('2026-01-01T00:00:07.000Z')), []);
 });
