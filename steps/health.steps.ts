@@ -3,7 +3,7 @@
 import { Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
 import { eventually } from '../lib/observe/eventually.ts';
-import { hiveViewProblems, workerViewProblems, type HiveStatus } from '../lib/observe/views.ts';
+import { hiveViewProblems, workerGoneProblems, workerViewProblems, type HiveStatus } from '../lib/observe/views.ts';
 import { expectNoProblems } from '../support/expect.ts';
 import type { RbeeWorld } from '../support/world.ts';
 
@@ -85,6 +85,15 @@ Then(
     });
   },
 );
+
+Then('within {int} seconds no view lists that worker any more', async function (this: RbeeWorld, s: number) {
+  const stack = await this.theStack();
+  const { hive, workerId } = this.theVictim();
+  await eventually(
+    async () => expectNoProblems(await workerGoneProblems(stack, hive, workerId), `views of ${workerId}`),
+    { within: this.withinOfLastFault(s), what: `every view to let ${workerId} go` },
+  );
+});
 
 Then(
   'within {int} seconds every view shows that worker as {string}',

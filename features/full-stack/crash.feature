@@ -14,6 +14,7 @@ Feature: A worker that crashes in the middle of a job
     And within 5 seconds the hive logs "worker.crashed" for that worker with signal "SIGKILL"
     And within 5 seconds the hive no longer lists that worker
     And within 5 seconds the queen no longer lists that worker
+    And within 5 seconds no view lists that worker any more
     When a client submits a job for the default model with max_tokens 3
     Then the stream is well-formed with exactly 3 tokens in order, then "end", then "[DONE]"
     And the new job did not run on the crashed worker

@@ -20,4 +20,5 @@ Feature: Workers that run out of memory
     And the process killed was the worker running the job: its hive logs "worker.crashed" for it with signal "SIGKILL" and was not restarted
     And the client's stream ends with a retryable error event, then "[DONE]"
     And within 5 seconds the hive no longer lists that worker
+    And within 5 seconds no view lists that worker any more
     And within 10 seconds the memory use of "hive-a" is back to at most what was noted

@@ -11,6 +11,7 @@ Feature: Services restart and the stack recovers
     Then the client's stream ends with a retryable error event, then "[DONE]"
     And within 10 seconds that worker is "idle" again with a restart count of 1
     And the hive's "rbee_hive_worker_restarts_total" counter is 1
+    And within 10 seconds every view shows that worker as "idle"
     When a client submits a job for the default model with max_tokens 5
     Then the stream is well-formed with exactly 5 tokens in order, then "end", then "[DONE]"
     And the queen's narration names that worker
@@ -22,6 +23,8 @@ Feature: Services restart and the stack recovers
     And a snapshot of the queen's worker list
     When the service "queen" is restarted
     Then within 5 seconds the queen's worker list is the same as before
+    And within 5 seconds every view shows the hive "hive-a" as "available"
+    And within 5 seconds every view shows the hive "hive-b" as "available"
     When a client submits a job for the default model with max_tokens 4
     Then the stream is well-formed with exactly 4 tokens in order, then "end", then "[DONE]"
     And no accepted job of this scenario was lost or duplicated

@@ -12,6 +12,7 @@ Feature: The queen's registry storage becomes unavailable
     When the queen's registry database becomes unavailable
     And the hive "hive-x" at "http://127.0.0.1:9" is added to the queen's registry
     Then within 5 seconds of the fault the queen logs "store.write_failed"
+    And within 5 seconds every view shows the hive "hive-a" as "available"
     When a client submits a job for the default model with max_tokens 4
     Then the stream is well-formed with exactly 4 tokens in order, then "end", then "[DONE]"
     When the queen's registry database is available again

@@ -66,3 +66,29 @@ export async function workerViewProblems(
 
   return problems;
 }
+
+/**
+ * Views that still hold a worker that is gone (crashed, OOM-killed, dropped): its hive's list, deep
+ * health and `rbee_hive_workers` gauge (which must count no more workers than the hive lists), and the
+ * queen's worker list and system health. Empty: every view has let it go.
+ */
+export async function workerGoneProblems(stack: Stack, hive: string, workerId: string): Promise<string[]> {
+  const problems: string[] = [];
+  const system = await stack.queen.systemView();
+  if (system.hives.flatMap((x) => x.workers).some((x) => x.worker_id === workerId))
+    problems.push(`the queen's system health still has ${workerId}`);
+  const q = (await stack.queen.workerList()).find((x) => x.worker_id === workerId);
+  if (q) problems.push(`the queen's worker list still has ${workerId} ${q.state}`);
+
+  const listed = await stack.hive(hive).workers();
+  const w = listed.find((x) => x.worker_id === workerId);
+  if (w) problems.push(`${hive}'s worker list still has ${workerId} ${w.state}`);
+  const deep = (await stack.hive(hive).health(true)).json as { workers?: Array<{ worker_id: string }> } | undefined;
+  if (deep?.workers?.some((x) => x.worker_id === workerId))
+    problems.push(`${hive}'s deep health still probes ${workerId}`);
+  const samples = (await stack.hive(hive).metrics()).samples;
+  const counted = metricValue(samples, 'rbee_hive_workers');
+  if (counted > listed.length)
+    problems.push(`rbee_hive_workers on ${hive} counts ${counted} workers, its list has ${listed.length}`);
+  return problems;
+}
