@@ -151,3 +151,53 @@ async function answersWith(world: RbeeWorld, hive: string, code: string): Promis
   const stack = await world.theStack();
   return metricValue((await stack.hive(hive).metrics()).samples, 'rbee_hive_requests_total', { code });
 }
+
+// Hive → worker with a token the worker refuses: the hive restarts holding another token than its live
+// workers, and its first call to each (GET /v1/ready, taking it back) is refused. The harness's own token
+// no longer opens the hive's authenticated routes, so its state is read from the public ones.
+When('the hive {string} is restarted holding a wrong service token', async function (this: RbeeWorld, hive: string) {
+  const stack = await this.theStack();
+  this.remembered.set('hive restarted at', Date.now());
+  await stack.service(hive).restart({ LLORCH_API_TOKEN: `wrong-${Date.now().toString(36)}-token` });
+});
+
+Then(
+  'the hive {string} drops each worker it had, saying the worker refused its token with 401',
+  async function (this: RbeeWorld, hive: string) {
+    const stack = await this.theStack();
+    const had = this.recall<Array<{ id: string }>>('hive workers').map((w) => w.id);
+    const since = this.recall<number>('hive restarted at');
+    await eventually(
+      () => {
+        const removed = new Map(
+          stack
+            .logs(hive)
+            .filter((l) => l.event === 'worker.removed' && Date.parse(l.ts) >= since)
+            .map((l) => [l.worker_id, String(l.reason ?? '')]),
+        );
+        for (const id of had)
+          expect(removed.get(id), `why ${hive} dropped ${id} after its restart`).to.be.a('string').and.include('401');
+      },
+      { within: 5000, what: `${hive} to drop ${had.join(', ')} for refusing its token` },
+    );
+  },
+);
+
+Then(
+  'for {int} heartbeat intervals the hive {string} counts no worker in its health and metrics',
+  async function (this: RbeeWorld, n: number, hive: string) {
+    const stack = await this.theStack();
+    await holdsFor(
+      async () => {
+        const deep = (await stack.hive(hive).health(true)).json as { workers?: Array<{ worker_id: string }> };
+        expect(
+          deep.workers?.map((w) => w.worker_id),
+          `workers in ${hive}'s deep health`,
+        ).to.deep.equal([]);
+        const counted = metricValue((await stack.hive(hive).metrics()).samples, 'rbee_hive_workers');
+        expect(counted, `rbee_hive_workers on ${hive}`).to.equal(0);
+      },
+      { during: n * stack.spec.timings.heartbeatIntervalMs, what: `${hive} counting no worker` },
+    );
+  },
+);

@@ -56,3 +56,11 @@ Feature: Authentication end to end
     When a worker "ext-wrong-token" holding a wrong service token is started outside the hive with a callback to "hive-a"
     Then the worker "ext-wrong-token" logs that its ready callback was refused with 401, and exits
     And for 3 heartbeat intervals the hive "hive-a" does not list worker "ext-wrong-token"
+
+  @FULL-002 @p1 @requires-workers-outliving-hive
+  Scenario: A hive restarted holding another service token than its workers takes none of them back
+    Given a stack with 1 hive of 1 worker
+    And a snapshot of the hive "hive-a" worker ids
+    When the hive "hive-a" is restarted holding a wrong service token
+    Then the hive "hive-a" drops each worker it had, saying the worker refused its token with 401
+    And for 3 heartbeat intervals the hive "hive-a" counts no worker in its health and metrics

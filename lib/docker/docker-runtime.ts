@@ -326,12 +326,14 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
     if (chown) chownSync(dataDir, RBEE_UID, RBEE_UID);
     const mem = opts.memoryLimits?.[plan.name];
     const base = this.hardened(plan.name, user, mem);
-    const container = await this.d.createContainer({
-      ...base,
-      Cmd: opts.command?.(plan) ?? ['node', `${IMAGE_BUNDLE_DIR}/${bundleName(plan.kind)}`, ...(plan.args ?? [])],
-      Env: Object.entries(plan.env).map(([k, v]) => `${k}=${v}`),
-      HostConfig: { ...base.HostConfig, Binds: [`${dataDir}:${DATA_DIR}`, ...extraBinds] },
-    });
+    const create = (env: Record<string, string>) =>
+      this.d.createContainer({
+        ...base,
+        Cmd: opts.command?.(plan) ?? ['node', `${IMAGE_BUNDLE_DIR}/${bundleName(plan.kind)}`, ...(plan.args ?? [])],
+        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        HostConfig: { ...base.HostConfig, Binds: [`${dataDir}:${DATA_DIR}`, ...extraBinds] },
+      });
+    const container = await create(plan.env);
     const logFile = join(this.ctx.workDir, 'logs', `${plan.name}.log`);
     const handle = new DockerServiceHandle(
       this.d,
@@ -344,6 +346,13 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       this.ctx.healthTimeoutMs,
       mem,
     );
+    let env = plan.env;
+    handle.recreate = async (changes) => {
+      env = { ...env, ...changes };
+      const old = handle.container;
+      await endOnNetwork(this.networkName, () => old.remove({ force: true }));
+      return create(env);
+    };
     this.services.set(plan.name, handle);
     return handle;
   }

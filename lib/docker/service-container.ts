@@ -58,10 +58,16 @@ export class DockerServiceHandle implements ServiceHandle {
   private removed = false;
   /** A hive whose workers run inside its container (listening on WORKER_PORTS there). */
   hostsWorkers = false;
+  /**
+   * A new container like this one with some variables changed (set by the runtime that created it). A
+   * container's environment is fixed at creation, so restart(env) replaces the container, same name and alias.
+   */
+  recreate?: (env: Record<string, string>) => Promise<Docker.Container>;
 
   constructor(
     private readonly d: Docker,
-    readonly container: Docker.Container,
+    /** The current container; a restart that changes the environment replaces it (recreate). */
+    public container: Docker.Container,
     readonly plan: ServicePlan,
     private readonly port: number,
     private readonly networkName: string,
@@ -194,7 +200,7 @@ export class DockerServiceHandle implements ServiceHandle {
     return { code: signal ? null : st.ExitCode, signal, oomKilled: st.OOMKilled };
   }
 
-  async restart(): Promise<void> {
+  async restart(env?: Record<string, string>): Promise<void> {
     const st = (await this.container.inspect()).State;
     if (st.Paused) await this.container.unpause();
     // Same semantics in every runtime: a crash-restart. (A graceful stop would run the service's own
@@ -207,6 +213,10 @@ export class DockerServiceHandle implements ServiceHandle {
       );
     await this.exited;
     await this.flushOutput();
+    if (env) {
+      if (!this.recreate) throw new Error(`${this.name} cannot be restarted with another environment`);
+      this.container = await this.recreate(env);
+    }
     await this.startAndWait();
   }
 

@@ -300,6 +300,9 @@ class ProcessService implements ServiceHandle {
     this.logFile = path.join(ctx.workDir, 'logs', `${plan.name}.log`);
   }
 
+  /** Variables a restart changed (restart(env)); they hold for every later start. */
+  private envChanges: Record<string, string> = {};
+
   async startAndWait(): Promise<void> {
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
     fs.mkdirSync(this.dataDir, { recursive: true });
@@ -314,6 +317,7 @@ class ProcessService implements ServiceHandle {
         TMPDIR: this.dataDir,
         HOME: this.dataDir,
         ...this.plan.env,
+        ...this.envChanges,
         [RUN_ENV]: this.ctx.runId,
         [STACK_ENV]: this.ctx.stackId,
       },
@@ -373,11 +377,12 @@ class ProcessService implements ServiceHandle {
     });
   }
 
-  async restart(): Promise<void> {
+  async restart(env?: Record<string, string>): Promise<void> {
     if (this.running()) {
       await this.signal('SIGKILL');
       await this.waitExit(5000);
     }
+    if (env) this.envChanges = { ...this.envChanges, ...env };
     await this.startAndWait();
   }
 

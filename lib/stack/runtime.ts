@@ -48,9 +48,10 @@ export interface ServiceHandle {
   running(): boolean;
   /**
    * Kill the service if it runs (SIGKILL: a crash-restart, no graceful shutdown) and start it again with
-   * the same config and data; resolves once it is healthy.
+   * the same config and data; resolves once it is healthy. `env` changes variables of its config from then
+   * on (a hive restarted holding another service token).
    */
-  restart(): Promise<void>;
+  restart(env?: Record<string, string>): Promise<void>;
   /** Human-readable process/container state for diagnostics. */
   describe(): Promise<string>;
   /**

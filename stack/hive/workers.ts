@@ -811,7 +811,11 @@ export class WorkerManager {
         token: this.cfg.token,
       });
       if (ready?.state === 'idle' || ready?.state === 'busy' || ready?.state === 'loading') state = ready.state;
-    } catch {
+    } catch (e) {
+      // A worker that answers but refuses the hive's token is not one of ours any more: say so, not "unreachable".
+      const status = e instanceof DownstreamError ? e.status : 0;
+      if (status === 401 || status === 403)
+        return drop(`the worker refused the hive's token (${status} ${(e as DownstreamError).code})`);
       return drop('not reachable after the hive restarted');
     }
     const now = Date.now();
