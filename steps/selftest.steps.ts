@@ -3,8 +3,6 @@
 
 import { Given, Then, When } from '@cucumber/cucumber';
 import { expect } from 'chai';
-import fs from 'node:fs';
-import path from 'node:path';
 import { eventually } from '../lib/observe/eventually.ts';
 import { HEALTH_PATH } from '../lib/stack/services.ts';
 import { orSkip } from '../support/skip.ts';
@@ -104,17 +102,14 @@ When(
   '{int} bytes at the start of the file {string} of {string} are overwritten with garbage',
   async function (this: RbeeWorld, n: number, file: string, service: string) {
     await this.theStack();
-    this.nemesis!.corruptFile(service, file, { offset: 0, length: n });
+    await this.nemesis!.corruptFile(service, file, { offset: 0, length: n });
   },
 );
 
 Then(
   'the file {string} of {string} no longer starts with the SQLite header',
   async function (this: RbeeWorld, file: string, service: string) {
-    const head = fs
-      .readFileSync(path.join((await this.theStack()).service(service).dataDir, file))
-      .subarray(0, 16)
-      .toString('latin1');
+    const head = (await (await this.theStack()).service(service).files.read(file)).subarray(0, 16).toString('latin1');
     expect(head, `first 16 bytes of ${file}`).to.not.equal('SQLite format 3\0');
   },
 );

@@ -415,7 +415,7 @@ export function nemesisInjector(stack: Stack, nemesis: Nemesis, o: NemesisInject
           );
         }
         case 'corrupt-catalog': {
-          const record = nemesis.corruptFile(hive!, catalogFile);
+          const record = await nemesis.corruptFile(hive!, catalogFile);
           corrupted.add(hive!);
           return {
             record,

@@ -21,10 +21,10 @@ import type { StackSpec } from '../stack/spec.ts';
 import { attachOutput } from './container-io.ts';
 import { dockerLinkFaults } from './link-faults.ts';
 import { dockerMemoryControl } from './memory.ts';
-import { DockerServiceHandle, WORKER_PORTS } from './service-container.ts';
+import { DATA_DIR, DockerServiceHandle, WORKER_PORTS } from './service-container.ts';
 import type { DockerStackView } from './stack-view.ts';
 import { WorkerContainers } from './worker-containers.ts';
-import { docker, engineMessage, isNotFound, preflight } from './engine.ts';
+import { docker, engineMessage, hostShortcuts, isNotFound, preflight } from './engine.ts';
 import { IMAGE_BUNDLE_DIR, ensureAppImage } from './images.ts';
 import { bundleName } from '../stack/bundles.ts';
 import { endOnNetwork } from './exit-gate.ts';
@@ -35,7 +35,6 @@ import { sweep } from './sweep.ts';
 
 /** Ports inside the containers; every service has its own network namespace, so they never clash. */
 const PORTS: Record<ServiceKind, number> = { hub: 8000, queen: 8080, hive: 9200, worker: 8100 };
-const DATA_DIR = '/data';
 
 export interface DockerRuntimeOptions {
   docker?: Docker;
@@ -62,6 +61,11 @@ function workerPlacement(o: DockerRuntimeOptions): WorkerPlacement {
   const v = o.workers ?? process.env.RBEE_DOCKER_WORKERS ?? 'containers';
   if (v !== 'containers' && v !== 'in-hive')
     throw new Error(`RBEE_DOCKER_WORKERS=${JSON.stringify(v)}: expected "containers" or "in-hive"`);
+  // In-hive workers log into the hive's data dir, which the harness reads only where it shares the disk.
+  if (v === 'in-hive' && !hostShortcuts())
+    throw new Error(
+      "RBEE_DOCKER_WORKERS=in-hive needs host shortcuts (a local engine, RBEE_DOCKER_HOST_SHORTCUTS unset): the harness reads in-hive workers' logs from the hive's data dir on this machine; use containers",
+    );
   return v;
 }
 
@@ -72,18 +76,14 @@ export interface DockerStartContext extends StartContext {
 }
 
 /**
- * Why the docker runtime cannot be used right now (one line), or undefined when it can. A remote engine
- * answers but is refused: the harness reaches services at their container IPs and reads their data dirs
- * through bind mounts, which needs the engine on this machine. RBEE_DOCKER_REMOTE_OK=1 accepts one anyway
- * (when this machine has a route to the engine's container networks and shares the work dir path with it).
+ * Why the docker runtime cannot be used right now (one line), or undefined when it can. Any engine that
+ * answers will do: without host shortcuts (a remote engine), faults go through helper containers and the
+ * engine's archive and exec APIs, and data lives in volumes. The harness still reaches services at their
+ * container IPs, so this machine needs a route to the engine's container networks (docker/README.md).
  */
 export async function dockerUnavailable(): Promise<string | undefined> {
   const p = await preflight();
-  if (!p.ok) return p.reason;
-  if (!p.info.local && process.env.RBEE_DOCKER_REMOTE_OK !== '1') {
-    return `the engine at ${p.info.endpoint} is remote, and the docker runtime needs container IPs and bind mounts of this machine (set RBEE_DOCKER_REMOTE_OK=1 if both work here)`;
-  }
-  return undefined;
+  return p.ok ? undefined : p.reason;
 }
 
 export class DockerRuntime implements Runtime {
@@ -165,7 +165,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
     return this.placement === 'containers';
   }
 
-  private labels(): Record<string, string> {
+  stackLabels(): Record<string, string> {
     return { ...runnerLabels(this.ctx.runId), [LABEL.stack]: this.id, [LABEL.workDir]: this.ctx.workDir };
   }
 
@@ -195,7 +195,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       Driver: 'bridge',
       Internal: true, // no route out: services may only talk to each other (and the host talks to them)
       CheckDuplicate: true,
-      Labels: this.labels(),
+      Labels: this.stackLabels(),
     });
     this.oom = await OomWatch.start(this.d, this.id);
     for (const plan of plans) {
@@ -217,6 +217,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
           return s?.ip && s.running() ? s.url : undefined;
         },
         hiveDataDir: (h) => this.service(h).dataDir,
+        hiveDataSource: (h) => this.service(h).dataSource,
         dataMount: DATA_DIR,
         token: hive.env.LLORCH_API_TOKEN,
         // A hive's memory limit is its machine's: each of its workers' containers gets it too.
@@ -261,7 +262,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       Image: this.config!.image,
       User: user,
       WorkingDir: '/app',
-      Labels: { ...this.labels(), [LABEL.service]: name },
+      Labels: { ...this.stackLabels(), [LABEL.service]: name },
       HostConfig: {
         NetworkMode: this.networkName,
         // An init as pid 1 forwards signals to the service and reaps orphans (e.g. a killed worker's children).
@@ -324,6 +325,8 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
     const dataDir = join(this.ctx.workDir, 'data', plan.name);
     mkdirSync(dataDir, { recursive: true });
     if (chown) chownSync(dataDir, RBEE_UID, RBEE_UID);
+    // The service's data: this machine's dir, bind-mounted (host shortcuts), or a volume on the engine.
+    const dataSource = hostShortcuts() ? dataDir : await this.dataVolume(plan.name);
     const mem = opts.memoryLimits?.[plan.name];
     const base = this.hardened(plan.name, user, mem);
     const create = (env: Record<string, string>) =>
@@ -331,7 +334,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
         ...base,
         Cmd: opts.command?.(plan) ?? ['node', `${IMAGE_BUNDLE_DIR}/${bundleName(plan.kind)}`, ...(plan.args ?? [])],
         Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        HostConfig: { ...base.HostConfig, Binds: [`${dataDir}:${DATA_DIR}`, ...extraBinds] },
+        HostConfig: { ...base.HostConfig, Binds: [`${dataSource}:${DATA_DIR}`, ...extraBinds] },
       });
     const container = await create(plan.env);
     const logFile = join(this.ctx.workDir, 'logs', `${plan.name}.log`);
@@ -346,6 +349,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       this.ctx.healthTimeoutMs,
       mem,
     );
+    handle.dataSource = dataSource;
     let env = plan.env;
     handle.recreate = async (changes) => {
       env = { ...env, ...changes };
@@ -355,6 +359,13 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
     };
     this.services.set(plan.name, handle);
     return handle;
+  }
+
+  /** A volume for one service's data, labelled like the stack (teardown and the sweep remove it). */
+  private async dataVolume(name: string): Promise<string> {
+    const volume = `${this.networkName}-${safeName(name)}-data`;
+    await this.d.createVolume({ Name: volume, Labels: this.stackLabels() });
+    return volume;
   }
 
   /**
@@ -378,7 +389,7 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       port,
       token: o.token,
     });
-    const handle = await this.createService(plan, port, [`${hive.dataDir}:/hive-data:ro`]);
+    const handle = await this.createService(plan, port, [`${hive.dataSource}:/hive-data:ro`]);
     await handle.startAndWait();
     return handle;
   }
@@ -448,6 +459,21 @@ export class DockerRunningStack implements RunningStack, DockerStackView {
       );
     } catch (e) {
       errors.push(`listing containers: ${engineMessage(e)}`);
+    }
+    try {
+      const volumes = (await this.d.listVolumes({ filters: { label: [`${LABEL.stack}=${this.id}`] } })).Volumes ?? [];
+      await Promise.all(
+        volumes.map((v) =>
+          this.d
+            .getVolume(v.Name)
+            .remove()
+            .catch((e: unknown) => {
+              if (!isNotFound(e)) errors.push(`volume ${v.Name}: ${engineMessage(e)}`);
+            }),
+        ),
+      );
+    } catch (e) {
+      errors.push(`listing volumes: ${engineMessage(e)}`);
     }
     this.oom?.close();
     try {

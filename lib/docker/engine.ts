@@ -42,6 +42,16 @@ export function engineIsLocal(): boolean {
   }
 }
 
+/**
+ * May the harness reach into the engine's host: nsenter into containers' network namespaces, and bind-mount
+ * and read data dirs on this machine's disk? Only with a local engine, and not with
+ * RBEE_DOCKER_HOST_SHORTCUTS=0 (which makes a local engine behave as a remote one: faults through helper
+ * containers and the archive API, data in volumes — how the remote path is tested here).
+ */
+export function hostShortcuts(): boolean {
+  return engineIsLocal() && process.env.RBEE_DOCKER_HOST_SHORTCUTS !== '0';
+}
+
 /** Does an engine answer within `timeoutMs`? Never throws: the reason is for the one-line skip/failure. */
 export async function preflight(timeoutMs = 3000): Promise<Preflight> {
   const d = docker();

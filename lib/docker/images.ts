@@ -2,6 +2,8 @@
 //   rbee-acceptance/base:<hash>  imported from a rootfs tarball made from this machine's Node runtime
 //                                (or RBEE_BASE_IMAGE=<ref>, an image already on the engine, e.g. node:20)
 //   rbee-acceptance/deps:<hash>  FROM the base, with node_modules and package.json (changes rarely)
+//   rbee-acceptance/netkit:<hash> the base rootfs plus this machine's iptables, for the helpers that change a
+//                                container's rules from inside its network namespace (netns-exec.ts)
 //   rbee-acceptance/app:<hash>   FROM deps, with the services' bundles in /app/dist (lib/stack/bundles.ts);
 //                                one image serves every service, chosen by the command: node dist/<kind>.mjs
 // Tags are content hashes of everything that went in, so an unchanged tree is never rebuilt.
@@ -15,13 +17,14 @@ import tarFs from 'tar-fs';
 import type Docker from 'dockerode';
 import { docker, engineMessage, isNotFound } from './engine.ts';
 import { LABEL } from './labels.ts';
-import { hashRootfs, modeFor, planRootfs, stageRootfs, type RootfsFile } from './rootfs.ts';
+import { hashRootfs, modeFor, planIptables, planRootfs, stageRootfs, type RootfsFile } from './rootfs.ts';
 import { ensureBundles } from '../stack/bundles.ts';
 
 export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const BASE_REPO = 'rbee-acceptance/base';
 export const DEPS_REPO = 'rbee-acceptance/deps';
 export const APP_REPO = 'rbee-acceptance/app';
+export const NETKIT_REPO = 'rbee-acceptance/netkit';
 /** Bumped when the way images are made changes, so old tags are not reused. */
 const BUILDER_VERSION = 'rbee-acceptance-images/1';
 const DEPS_DOCKERFILE = 'docker/deps.Dockerfile';
@@ -123,27 +126,52 @@ async function buildBase(opts: ImageOptions): Promise<ImageResult> {
       );
     return { ref: configured, id, built: false, ms: performance.now() - t0 };
   }
-  const files = planRootfs(PROJECT_ROOT);
-  const ref = `${BASE_REPO}:${hashRootfs(files, BUILDER_VERSION).slice(0, 16)}`;
+  return importRootfs(d, BASE_REPO, planRootfs(PROJECT_ROOT), opts, t0);
+}
+
+/**
+ * The netkit image: the base rootfs plus this machine's iptables (rootfs.ts planIptables). A helper from
+ * it joins a service's network namespace (NetworkMode container:<id>) to change its rules when the host
+ * cannot enter the namespace itself (remote engine, or host shortcuts off; netns-exec.ts).
+ */
+export function ensureNetkitImage(opts: ImageOptions = {}): Promise<ImageResult & { iptables: string }> {
+  return once('netkit', opts.force, async (force) => {
+    const t0 = performance.now();
+    const iptables = planIptables();
+    const byPath = new Map([...planRootfs(PROJECT_ROOT), ...iptables.files].map((f) => [f.path, f]));
+    const made = await importRootfs(opts.docker ?? docker(), NETKIT_REPO, [...byPath.values()], { force }, t0);
+    return { ...made, iptables: iptables.binary };
+  }) as Promise<ImageResult & { iptables: string }>;
+}
+
+/** Import `files` as `repo:<content hash>` unless that image exists. */
+async function importRootfs(
+  d: Docker,
+  repo: string,
+  files: RootfsFile[],
+  opts: ImageOptions,
+  t0: number,
+): Promise<ImageResult> {
+  const ref = `${repo}:${hashRootfs(files, BUILDER_VERSION).slice(0, 16)}`;
   const existing = await imageId(d, ref);
   if (existing && !opts.force) return { ref, id: existing, built: false, ms: performance.now() - t0 };
 
   const dir = mkdtempSync(join(tmpdir(), 'rbee-rootfs-'));
   try {
     stageRootfs(files, dir);
-    const [repo, tag] = ref.split(':') as [string, string];
+    const tag = ref.slice(repo.length + 1);
     const stream = await d.importImage(rootfsTar(files, dir), {
       repo,
       tag,
       // Dockerfile instructions applied to the imported layer: no shell exists, so only metadata.
       changes: [`LABEL ${LABEL.owner}=1`, 'ENV PATH=/usr/local/bin:/usr/bin:/bin', 'CMD ["node"]'],
     });
-    await drain(d, stream, `importing base image ${ref}`);
+    await drain(d, stream, `importing image ${ref}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const id = await imageId(d, ref);
-  if (!id) throw new Error(`base image ${ref} was imported but the engine does not list it`);
+  if (!id) throw new Error(`image ${ref} was imported but the engine does not list it`);
   return { ref, id, built: true, ms: performance.now() - t0 };
 }
 

@@ -6,7 +6,7 @@
 // Connections a had already opened to b are reset once (a REJECT rule that only sees packets which did
 // not go through the DNAT), so clients reconnect — through the proxy — instead of keeping a fast path.
 // Unshaping removes the rules first, then stops the proxy, whose closed sockets make clients reconnect
-// directly. Needs a local engine and root, like partitions.
+// directly. The rules go in through netns-exec.ts, like partitions'.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import type { DockerStackView } from './stack-view.ts';
 import { PROJECT_ROOT } from './images.ts';
-import { hostPid, iptables, tag } from './netns.ts';
+import { tag } from './netns.ts';
+import { iptablesIn } from './netns-exec.ts';
 import { endOnNetwork } from './exit-gate.ts';
 import { eventually } from '../observe/eventually.ts';
 
@@ -43,8 +44,8 @@ const proxyScript = () => readFileSync(join(PROJECT_ROOT, 'docker/linkproxy.cjs'
 export async function shapeLink(stack: DockerStackView, a: string, b: string, opts: LinkOptions): Promise<ShapedLink> {
   const target = stack.service(b);
   if (!target.ip) throw new Error(`shape ${a} → ${b}: ${b} has no address (not running?)`);
-  const pidA = await hostPid(stack, a);
-  if (!pidA) throw new Error(`shape ${a} → ${b}: ${a} is not running`);
+  const iptables = await iptablesIn(stack, a);
+  if (!iptables) throw new Error(`shape ${a} → ${b}: ${a} is not running`);
   const id = randomBytes(4).toString('hex');
   const ports = target.listenPorts;
   const proxy = await stack.startHelper(`link-${a}-${b}-${id}`, ['node', '-e', proxyScript()], {
@@ -65,7 +66,7 @@ export async function shapeLink(stack: DockerStackView, a: string, b: string, op
   let list = links.get(stack);
   if (!list) links.set(stack, (list = new Map()));
   list.set(id, link);
-  for (const r of rules) await iptables(pidA, ['-t', r.table, '-I', ...r.spec]);
+  for (const r of rules) await iptables(['-t', r.table, '-I', ...r.spec]);
   return link;
 }
 
@@ -75,18 +76,17 @@ export async function unshapeLink(stack: DockerStackView, link?: ShapedLink): Pr
   const todo = link ? [link] : [...(list?.values() ?? [])];
   const problems: string[] = [];
   for (const l of todo) {
-    const pid = await hostPid(stack, l.a).catch(() => undefined);
-    if (pid) {
+    const iptables = await iptablesIn(stack, l.a).catch(() => undefined);
+    if (iptables) {
       for (const r of l.rules) {
-        const present = await iptables(pid, ['-t', r.table, '-C', ...r.spec]).then(
+        const present = await iptables(['-t', r.table, '-C', ...r.spec]).then(
           () => true,
           () => false,
         );
-        if (present)
-          await iptables(pid, ['-t', r.table, '-D', ...r.spec]).catch((e: Error) => problems.push(e.message));
+        if (present) await iptables(['-t', r.table, '-D', ...r.spec]).catch((e: Error) => problems.push(e.message));
       }
       for (const table of ['nat', 'filter']) {
-        const left = (await iptables(pid, ['-t', table, '-S'])).split('\n').filter((x) => x.includes(tag(l.id)));
+        const left = (await iptables(['-t', table, '-S'])).split('\n').filter((x) => x.includes(tag(l.id)));
         if (left.length) problems.push(`${l.a} still has: ${left.join(' / ')}`);
       }
     }

@@ -1,18 +1,12 @@
 // Network partitions between two services of a docker stack: iptables DROP rules inside the containers'
-// own network namespaces (entered with nsenter from the host), so the host's firewall is never touched and
-// the rules die with the containers. The rules match on addresses only — no conntrack state — and are
+// own network namespaces (netns-exec.ts: nsenter from the host, or a helper container that joins the
+// namespace), so the host's firewall is never touched and the rules die with the containers. The rules match on addresses only — no conntrack state — and are
 // inserted at the top, so packets of connections that were already established (keep-alive) are dropped
 // too. The harness, which talks from the network's gateway address, still reaches both sides.
-//
-// Needs a local engine and root (nsenter into another process's namespace).
 
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import type { DockerStackView } from './stack-view.ts';
-import { isNotFound } from './engine.ts';
-
-const run = promisify(execFile);
+import { iptablesIn } from './netns-exec.ts';
 
 export interface PartitionOptions {
   /**
@@ -46,39 +40,15 @@ export function tag(id: string): string {
   return `rbee-acceptance:${id}`;
 }
 
-/** Host pid of a service's container (its network namespace), or undefined when it is not running. */
-export async function hostPid(stack: DockerStackView, service: string): Promise<number | undefined> {
-  try {
-    const st = (await stack.service(service).container.inspect()).State;
-    return st.Running && st.Pid > 0 ? st.Pid : undefined;
-  } catch (e) {
-    if (isNotFound(e)) return undefined; // removed: its namespace, and every rule in it, is gone
-    throw e;
-  }
-}
-
-/** Run iptables inside the network namespace of host pid `pid`. */
-export async function iptables(pid: number, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run('nsenter', ['-t', String(pid), '-n', 'iptables', '-w', '5', ...args], {
-      timeout: 15_000,
-    });
-    return stdout;
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`iptables ${args.join(' ')} in netns of pid ${pid}: ${(err.stderr || err.message).trim()}`);
-  }
-}
-
 function ruleArgs(r: Rule, id: string): string[] {
   return [r.chain, ...r.match, '-m', 'comment', '--comment', tag(id), '-j', 'DROP'];
 }
 
 /** Our rules still present in a service's namespace (lines of `iptables -S`). */
 async function rulesLeft(stack: DockerStackView, service: string, id: string): Promise<string[]> {
-  const pid = await hostPid(stack, service);
-  if (!pid) return []; // not running: its namespace, and every rule in it, is gone
-  const out = await iptables(pid, ['-S']);
+  const iptables = await iptablesIn(stack, service);
+  if (!iptables) return []; // not running: its namespace, and every rule in it, is gone
+  const out = await iptables(['-S']);
   return out.split('\n').filter((l) => l.includes(tag(id)));
 }
 
@@ -155,9 +125,9 @@ async function apply(stack: DockerStackView, p: Partition): Promise<Partition> {
   if (!list) partitions.set(stack, (list = new Map()));
   list.set(p.id, p); // recorded before the first rule, so heal() also undoes a half-applied partition
   for (const r of p.rules) {
-    const pid = await hostPid(stack, r.service);
-    if (!pid) throw new Error(`partition ${p.a} ↔ ${p.b}: ${r.service} is not running`);
-    await iptables(pid, ['-I', ...ruleArgs(r, p.id)]);
+    const iptables = await iptablesIn(stack, r.service);
+    if (!iptables) throw new Error(`partition ${p.a} ↔ ${p.b}: ${r.service} is not running`);
+    await iptables(['-I', ...ruleArgs(r, p.id)]);
   }
   return p;
 }
@@ -172,14 +142,14 @@ export async function heal(stack: DockerStackView, p?: Partition): Promise<void>
   const problems: string[] = [];
   for (const part of todo) {
     for (const r of part.rules) {
-      const pid = await hostPid(stack, r.service).catch(() => undefined);
-      if (!pid) continue;
+      const iptables = await iptablesIn(stack, r.service).catch(() => undefined);
+      if (!iptables) continue;
       // -C first: deleting a rule that was never inserted (half-applied partition) is not an error.
-      const present = await iptables(pid, ['-C', ...ruleArgs(r, part.id)]).then(
+      const present = await iptables(['-C', ...ruleArgs(r, part.id)]).then(
         () => true,
         () => false,
       );
-      if (present) await iptables(pid, ['-D', ...ruleArgs(r, part.id)]).catch((e: Error) => problems.push(e.message));
+      if (present) await iptables(['-D', ...ruleArgs(r, part.id)]).catch((e: Error) => problems.push(e.message));
     }
     for (const svc of new Set(part.rules.map((r) => r.service))) {
       const left = await rulesLeft(stack, svc, part.id).catch((e: Error) => [e.message]);

@@ -45,7 +45,10 @@ const ETC: RootfsFile[] = [
 /** Directories created explicitly (with their modes), beyond the parents of files. */
 export const ROOTFS_DIRS: Array<{ path: string; mode: number }> = [
   { path: '/tmp', mode: 0o1777 },
-  { path: '/data', mode: 0o755 },
+  // The netkit helper's iptables takes its lock in /run (a tmpfs there; the mount point must exist).
+  { path: '/run', mode: 0o755 },
+  // Any service user may write it: a data volume (no host shortcuts) starts as a copy of this directory.
+  { path: '/data', mode: 0o1777 },
   { path: '/app', mode: 0o755 },
 ];
 
@@ -100,9 +103,56 @@ export function planRootfs(projectRoot: string): RootfsFile[] {
     }
   }
   const files: RootfsFile[] = [{ path: '/usr/local/bin/node', from: node, mode: 0o755 }];
-  // Libraries keep the path ldd printed (the loader searches exactly there), with the real file's bytes.
-  for (const l of [...libs].sort()) files.push({ path: l, from: realpathSync(l), mode: 0o755 });
-  return [...files, ...ETC];
+  return [...files, ...libraryFiles(libs), ...ETC];
+}
+
+/** Libraries keep the path ldd printed (the loader searches exactly there), with the real file's bytes. */
+function libraryFiles(libs: Iterable<string>): RootfsFile[] {
+  return [...new Set(libs)].sort().map((l) => ({ path: l, from: realpathSync(l), mode: 0o755 }));
+}
+
+/** The netkit helper's iptables: this machine's multi-call binary, run as `<bin> iptables …`. */
+export interface IptablesPlan {
+  /** Path of the multi-call binary inside the image. */
+  binary: string;
+  files: RootfsFile[];
+}
+
+/**
+ * The files that make this machine's iptables run in a container: the multi-call binary (xtables-nft-multi
+ * or xtables-legacy-multi, whichever `iptables` is here), its libraries, and the match and target
+ * extensions it dlopens (xtables/*.so, where ldd cannot see them) with theirs. For the netkit image, the
+ * helper that changes a container's rules from inside its network namespace when the host cannot (remote
+ * engine, or host shortcuts off).
+ */
+export function planIptables(): IptablesPlan {
+  let binary: string;
+  try {
+    const which = execFileSync('sh', ['-c', 'command -v iptables'], { encoding: 'utf8' }).trim();
+    binary = realpathSync(which);
+  } catch {
+    throw new Error('iptables is not installed on this machine (apt-get install -y iptables)');
+  }
+  const extDirs = ['/usr/lib/x86_64-linux-gnu/xtables', '/usr/lib/aarch64-linux-gnu/xtables', '/usr/lib/xtables'];
+  const extensions = extDirs.flatMap((d) => {
+    try {
+      return readdirSync(d)
+        .filter((f) => f.endsWith('.so'))
+        .map((f) => join(d, f));
+    } catch {
+      return [];
+    }
+  });
+  const libs = new Set<string>();
+  for (const f of [binary, ...extensions]) for (const d of lddDeps(f)) libs.add(d);
+  return {
+    binary,
+    files: [
+      { path: binary, from: binary, mode: 0o755 },
+      ...extensions.map((e) => ({ path: e, from: realpathSync(e), mode: 0o644 })),
+      ...libraryFiles(libs),
+    ],
+  };
 }
 
 /** Content hash of a planned rootfs: paths, modes and bytes (the node binary dominates, ~0.3 s). */

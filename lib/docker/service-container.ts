@@ -5,7 +5,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type Docker from 'dockerode';
-import type { ExitStatus, ServiceHandle, ServiceInstance, Signal } from '../stack/runtime.ts';
+import type { ExitStatus, ServiceFiles, ServiceHandle, ServiceInstance, Signal } from '../stack/runtime.ts';
+import { archiveFiles } from './archive-files.ts';
 import type { ServiceKind, ServicePlan } from '../stack/services.ts';
 import { attachOutput, execIn, execOk } from './container-io.ts';
 import { waitUntilHealthy } from '../stack/health.ts';
@@ -63,6 +64,10 @@ export class DockerServiceHandle implements ServiceHandle {
    * container's environment is fixed at creation, so restart(env) replaces the container, same name and alias.
    */
   recreate?: (env: Record<string, string>) => Promise<Docker.Container>;
+  /** What is mounted at its data dir: the host dir `dataDir` (host shortcuts) or a volume's name. */
+  dataSource = '';
+  /** Its data files through the engine (any engine; no host path involved). */
+  readonly files: ServiceFiles;
 
   constructor(
     private readonly d: Docker,
@@ -78,6 +83,7 @@ export class DockerServiceHandle implements ServiceHandle {
   ) {
     this.name = plan.name;
     this.kind = plan.kind;
+    this.files = archiveFiles(d, () => this.container, DATA_DIR, plan.name);
   }
 
   get url(): string {
@@ -275,6 +281,9 @@ export class DockerServiceHandle implements ServiceHandle {
  * loaded machine — and thaws the container again. That is the engine failing to apply the fault, not the
  * stack misbehaving, so it is tried again, bounded; any other engine error is final.
  */
+/** Where every service container has its data dir (a bind mount or a volume). */
+export const DATA_DIR = '/data';
+
 export async function freeze(container: Pick<Docker.Container, 'pause'>, name: string): Promise<void> {
   await eventually(
     async () => {

@@ -9,6 +9,8 @@ export interface DockerStackView {
   readonly id: string;
   readonly networkName: string;
   readonly dockerClient: Docker;
+  /** The labels everything of this stack carries (so teardown and the sweep find a helper too). */
+  stackLabels(): Record<string, string>;
   /** A service's container, or a mock worker's own container (by worker id). */
   service(name: string): DockerServiceHandle;
   /** The containers of a hive's mock workers (empty when its workers run inside the hive's container). */

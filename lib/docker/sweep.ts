@@ -1,4 +1,4 @@
-// Removing what earlier runs left behind: every container and network labelled by a run whose runner
+// Removing what earlier runs left behind: every container, network and volume labelled by a run whose runner
 // process is dead on this host (or everything labelled, with `all`), plus those stacks' work dirs.
 // Runs whose runner is alive — including this process and parallel runners — are never touched.
 
@@ -61,6 +61,17 @@ export async function sweep(d: Docker, opts: { all: boolean }): Promise<string[]
       forget(n.Labels);
     } catch (e) {
       if (!isNotFound(e)) errors.push(`network ${n.Name}: ${engineMessage(e)}`);
+    }
+  }
+
+  // Data volumes (a stack's services' data without host shortcuts), once their containers are gone.
+  const volumes = (await d.listVolumes({ filters: { label: [LABEL.run] } })).Volumes ?? [];
+  for (const v of volumes.filter((v) => doomed(v.Labels, opts.all))) {
+    try {
+      await d.getVolume(v.Name).remove();
+      removed.push(`volume ${v.Name}`);
+    } catch (e) {
+      if (!isNotFound(e)) errors.push(`volume ${v.Name}: ${engineMessage(e)}`);
     }
   }
 

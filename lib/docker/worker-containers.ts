@@ -64,6 +64,8 @@ export interface WorkerContainerHost {
   /** The hive's URL as the harness reaches it now, or undefined while it has no address. */
   hiveUrl(hive: string): string | undefined;
   hiveDataDir(hive: string): string;
+  /** What a hive's data dir is mounted from (its host dir, or its volume), for its workers' read-only mount. */
+  hiveDataSource(hive: string): string;
   /** Where the hive's data dir is mounted in its container (model paths the hive hands out start there). */
   readonly dataMount: string;
   token: string | undefined;
@@ -195,7 +197,7 @@ export class WorkerContainers {
           Cmd: ['node', `${IMAGE_BUNDLE_DIR}/${bundleName('worker')}`, ...r.args],
           Env: Object.entries(r.env).map(([k, v]) => `${k}=${v}`),
           Labels: { ...opts.Labels, [LABEL.service]: r.worker_id, [LABEL.hive]: this.hive },
-          HostConfig: { ...opts.HostConfig, Binds: [`${h.hiveDataDir(this.hive)}:${h.dataMount}:ro`] },
+          HostConfig: { ...opts.HostConfig, Binds: [`${h.hiveDataSource(this.hive)}:${h.dataMount}:ro`] },
           NetworkingConfig: { EndpointsConfig: { [h.networkName]: { Aliases: [r.worker_id] } } },
         });
         const handle = new DockerServiceHandle(

@@ -2,15 +2,12 @@
 // call works in every runtime that can do it. Each fault goes on the timeline with its heal, and a
 // heal is verified by observation (the worker answers again, the process is back) before it counts.
 
-import fs from 'node:fs';
-import path from 'node:path';
 import type { WorkerInfo } from '../clients/rbee.ts';
 import { delay, eventually } from '../observe/eventually.ts';
 import type { Stack } from '../stack/stack.ts';
 import type { LinkFaults, ServiceHandle, ServiceInstance } from '../stack/runtime.ts';
 import { HEALTH_PATH } from '../stack/services.ts';
 import { FaultTimeline, type FaultRecord } from './timeline.ts';
-import { makeAvailable, makeUnavailable } from './storage.ts';
 import { linkControl } from '../observe/in-service.ts';
 
 export class Nemesis {
@@ -131,34 +128,47 @@ export class Nemesis {
   }
 
   /** A file in a service's data directory (its database) becomes unavailable; heal = the same file back. */
-  storageUnavailable(service: string, relPath: string): FaultRecord {
-    const u = makeUnavailable(path.join(this.stack.service(service).dataDir, relPath));
-    return this.timeline.applied(
+  async storageUnavailable(service: string, relPath: string): Promise<FaultRecord> {
+    const files = this.stack.service(service).files;
+    // Times are taken before each change: through the engine it lands at the start of an exec, and the
+    // service may react (log store.write_failed) before the exec has returned.
+    const appliedAt = Date.now();
+    await files.makeUnavailable(relPath);
+    const record = this.timeline.applied(
       'storage-unavailable',
       `${service}:${relPath}`,
       async () => {
-        makeAvailable(u);
-        return `${relPath} back in place`;
+        const at = Date.now();
+        await files.makeAvailable(relPath);
+        return { check: `${relPath} back in place`, at };
       },
       'file moved aside, a directory in its place: every open fails',
     );
+    record.appliedAt = appliedAt;
+    return record;
   }
 
   /** Overwrite bytes of a file in a service's data directory with garbage (the heal keeps it broken: data loss is the point). */
-  corruptFile(service: string, relPath: string, o: { offset?: number; length?: number } = {}): FaultRecord {
-    const file = path.join(this.stack.service(service).dataDir, relPath);
-    const size = fs.statSync(file).size;
+  async corruptFile(
+    service: string,
+    relPath: string,
+    o: { offset?: number; length?: number } = {},
+  ): Promise<FaultRecord> {
+    const files = this.stack.service(service).files;
+    const data = await files.read(relPath);
+    const appliedAt = Date.now();
     const offset = o.offset ?? 0;
-    const length = Math.min(o.length ?? size, size - offset);
-    const fd = fs.openSync(file, 'r+');
-    try {
-      const garbage = Buffer.alloc(length, 0);
-      for (let i = 0; i < length; i++) garbage[i] = (i * 131 + 7) & 0xff;
-      fs.writeSync(fd, garbage, 0, length, offset);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return this.timeline.applied('corrupt', `${service}:${relPath}`, undefined, `${length} bytes at offset ${offset}`);
+    const length = Math.min(o.length ?? data.length, data.length - offset);
+    for (let i = 0; i < length; i++) data[offset + i] = (i * 131 + 7) & 0xff;
+    await files.write(relPath, data);
+    const record = this.timeline.applied(
+      'corrupt',
+      `${service}:${relPath}`,
+      undefined,
+      `${length} bytes at offset ${offset}`,
+    );
+    record.appliedAt = appliedAt;
+    return record;
   }
 
   private links(kind: string): LinkFaults {

@@ -10,12 +10,18 @@ export interface FaultRecord {
   detail?: string;
 }
 
+/**
+ * What a heal observed to prove it, and (when the undo took effect before the heal returned, e.g. an exec
+ * whose change lands at its start) when it took effect; a bare string means "now".
+ */
+export type HealResult = string | { check: string; at: number };
+
 export class FaultTimeline {
   readonly records: FaultRecord[] = [];
-  private heals: Array<{ record: FaultRecord; heal: () => Promise<string> }> = [];
+  private heals: Array<{ record: FaultRecord; heal: () => Promise<HealResult> }> = [];
 
   /** Record an applied fault; `heal` undoes it and returns what it observed to prove it. */
-  applied(kind: string, target: string, heal?: () => Promise<string>, detail?: string): FaultRecord {
+  applied(kind: string, target: string, heal?: () => Promise<HealResult>, detail?: string): FaultRecord {
     const record: FaultRecord = { kind, target, appliedAt: Date.now(), ...(detail ? { detail } : {}) };
     this.records.push(record);
     if (heal) this.heals.push({ record, heal });
@@ -33,8 +39,9 @@ export class FaultTimeline {
     const i = this.heals.findIndex((h) => h.record === record);
     if (i < 0) return;
     const [h] = this.heals.splice(i, 1);
-    record.healCheck = await h!.heal();
-    record.healedAt = Date.now();
+    const r = await h!.heal();
+    record.healCheck = typeof r === 'string' ? r : r.check;
+    record.healedAt = typeof r === 'string' ? Date.now() : r.at;
   }
 
   /** Heal everything still applied, newest first; errors are collected, not thrown midway. */

@@ -21,6 +21,7 @@ import type {
   LinkFaults,
   RunningStack,
   Runtime,
+  ServiceFiles,
   ServiceHandle,
   ServiceInstance,
   Signal,
@@ -33,6 +34,7 @@ import { waitUntilHealthy } from './health.ts';
 import { FaultUnsupported } from '../faults/unsupported.ts';
 import { bundleName, ensureBundles, type Bundles } from './bundles.ts';
 import { serviceCommand } from './build-commands.ts';
+import { diskFiles } from './files.ts';
 import { StackLinks, placeLabel } from '../links/stack-links.ts';
 import { processesWithEnv } from '../links/owner.ts';
 
@@ -298,8 +300,10 @@ class ProcessService implements ServiceHandle {
     this.name = plan.name;
     this.kind = plan.kind;
     this.logFile = path.join(ctx.workDir, 'logs', `${plan.name}.log`);
+    this.files = diskFiles(dataDir);
   }
 
+  readonly files: ServiceFiles;
   /** Variables a restart changed (restart(env)); they hold for every later start. */
   private envChanges: Record<string, string> = {};
 

@@ -35,8 +35,14 @@ export interface ServiceHandle {
   readonly internalUrl: string;
   /** Harness-side file with the service's stdout and stderr. */
   readonly logFile: string;
-  /** Harness-side path of the service's data directory. */
+  /**
+   * Harness-side directory for the service's files the harness writes (its workers' output). It holds the
+   * service's own data too only where the harness shares its disk (process runtime, docker with host
+   * shortcuts): read and change the data through `files`, which works in every runtime.
+   */
   readonly dataDir: string;
+  /** The service's data files (relative to its data dir), as the runtime reaches them. */
+  readonly files: ServiceFiles;
   /** Send a signal to the service's main process. */
   signal(sig: Signal): Promise<void>;
   /** Send a signal to a process the service started (a hive's worker), by the pid the service reports. */
@@ -59,6 +65,20 @@ export interface ServiceHandle {
    * gives a new one; the same one later proves the service was not restarted in between.
    */
   instance(): Promise<ServiceInstance>;
+}
+
+/**
+ * A service's data files: this machine's disk (process runtime, docker with host shortcuts) or the engine's
+ * archive and exec APIs (docker, any engine). Paths are relative to the service's data dir.
+ */
+export interface ServiceFiles {
+  read(relPath: string): Promise<Buffer>;
+  /** Replace the content of an existing file, keeping its owner and mode. */
+  write(relPath: string, data: Buffer): Promise<void>;
+  /** Move the file aside and put an empty directory in its place: every open of it fails (storage faults). */
+  makeUnavailable(relPath: string): Promise<void>;
+  /** Undo makeUnavailable: the very same file back in place. */
+  makeAvailable(relPath: string): Promise<void>;
 }
 
 export interface ServiceInstance {

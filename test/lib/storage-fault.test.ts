@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { makeAvailable, makeUnavailable } from '../../lib/faults/storage.ts';
+import { makeAvailable, makeUnavailable } from '../../lib/stack/files.ts';
 
 test('a database made unavailable cannot be opened (also as root); made available again it holds what it held', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-fault-'));

@@ -1,11 +1,31 @@
-// Storage faults: a service's database file becomes unavailable, then available again, the same way in
-// every runtime (the harness sees a service's data directory: a temp dir, or the container's bind mount).
+// A service's data files on this machine's disk (process runtime; docker with host shortcuts, through the
+// bind mount), and the storage fault's two moves on them: a database file becomes unavailable, then
+// available again. (Docker without host shortcuts does the same through the engine: archive-files.ts.)
 // Permissions would not do it — the process runtime's services run as root, which ignores them — so the
 // file is moved aside and a directory of the same name put in its place: every open of it fails (EISDIR /
 // SQLITE_CANTOPEN) for any user, and a service that reopens its file to write finds it unavailable. The
 // heal puts the very same file back, so what it held is not touched.
 
 import fs from 'node:fs';
+import path from 'node:path';
+import type { ServiceFiles } from './runtime.ts';
+
+/** The files under `dir`, read and changed directly. */
+export function diskFiles(dir: string): ServiceFiles {
+  const at = (rel: string) => path.join(dir, rel);
+  return {
+    read: async (rel) => fs.readFileSync(at(rel)),
+    write: async (rel, data) => {
+      if (!fs.statSync(at(rel)).isFile()) throw new Error(`${at(rel)} is not a file`);
+      fs.writeFileSync(at(rel), data);
+    },
+    makeUnavailable: async (rel) => void makeUnavailable(at(rel)),
+    makeAvailable: async (rel) => makeAvailable({ file: at(rel), aside: `${at(rel)}${ASIDE}` }),
+  };
+}
+
+/** What the file is renamed to while it is unavailable. */
+export const ASIDE = '.rbee-unavailable';
 
 export interface UnavailableFile {
   file: string;
@@ -15,7 +35,7 @@ export interface UnavailableFile {
 /** Make `file` unavailable (it must exist). Undo with makeAvailable. */
 export function makeUnavailable(file: string): UnavailableFile {
   if (!fs.statSync(file).isFile()) throw new Error(`${file} is not a file`);
-  const aside = `${file}.rbee-unavailable`;
+  const aside = `${file}${ASIDE}`;
   fs.renameSync(file, aside);
   try {
     fs.mkdirSync(file);
